@@ -1,0 +1,269 @@
+"""Parse the change policy (TOML text) into typed, validated, frozen objects."""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import tomllib
+from collections.abc import Mapping
+from typing import Any
+
+
+class PolicyError(ValueError):
+    """The policy file is wrong; the message names the file, the line or key, and why."""
+
+
+class FieldRole(str, enum.Enum):
+    """The fields a change request carries, by the part they play in the policy."""
+
+    DESCRIPTION = "description"
+    CATEGORY = "category"
+    CHANGE_TYPE = "change_type"
+    DEPLOYMENT_PLAN = "deployment_plan"
+    ROLLBACK_PLAN = "rollback_plan"
+    RISK_ASSESSMENT = "risk_assessment"
+    RISK_LEVEL = "risk_level"
+    STANDARD_TEMPLATE = "standard_template"
+    PLANNED_START = "planned_start"
+    PLANNED_END = "planned_end"
+    INCIDENT_COMMANDER = "incident_commander"
+    OUTCOME = "outcome"
+    RETROSPECTIVE = "retrospective"
+
+
+class StatusRole(str, enum.Enum):
+    """The statuses of the change workflow, by the part they play in the policy."""
+
+    DRAFT = "draft"
+    AWAITING_APPROVAL = "awaiting_approval"
+    APPROVED = "approved"
+    IMPLEMENTING = "implementing"
+    IMPLEMENTED = "implemented"
+    CLOSED = "closed"
+    REJECTED = "rejected"
+    CANCELLED = "cancelled"
+
+
+class Category(str, enum.Enum):
+    """The three change categories."""
+
+    STANDARD = "standard"
+    NORMAL = "normal"
+    EMERGENCY = "emergency"
+
+
+class GroupRole(str, enum.Enum):
+    """The Jira groups that hold approval rights."""
+
+    TEAM_LEADS = "team_leads"
+    CAB = "cab"
+    HEAD_OF_ENGINEERING = "head_of_engineering"
+    INCIDENT_COMMANDERS = "incident_commanders"
+
+
+@dataclasses.dataclass(frozen=True)
+class CabPolicy:
+    """When the CAB meets and where its agenda goes."""
+
+    epic_key: str
+    meeting_rrule: str
+    timezone: str
+    agenda_hours_before: int
+    retrospective_due_hours: int
+
+
+@dataclasses.dataclass(frozen=True)
+class Policy:
+    """The whole change policy, as names people see in Jira."""
+
+    source: str
+    scope_issue_type: str
+    scope_jql: str
+    field_names: Mapping[FieldRole, str]
+    status_names: Mapping[StatusRole, str]
+    category_values: Mapping[Category, str]
+    change_types: tuple[str, ...]
+    emergency_only_change_types: frozenset[str]
+    risk_levels: tuple[str, ...]
+    outcomes: tuple[str, ...]
+    standard_templates: tuple[str, ...]
+    min_text_length: int
+    long_text_fields: frozenset[FieldRole]
+    placeholders: frozenset[str]
+    group_names: Mapping[GroupRole, str]
+    allowed_moves: frozenset[tuple[StatusRole, StatusRole]]
+    cab: CabPolicy
+    slack_channel: str
+    violation_label: str
+    retro_overdue_label: str
+
+    def field_name(self, role: FieldRole) -> str:
+        """Return the Jira name of the field playing ``role``."""
+        return self.field_names[role]
+
+    def category_of(self, value: str | None) -> Category | None:
+        """Return the category whose option value is ``value``, if any."""
+        for category, option in self.category_values.items():
+            if option == value:
+                return category
+        return None
+
+
+def parse_policy(text: str, source: str = "<policy>") -> Policy:
+    """Parse and validate policy TOML; raise PolicyError naming ``source``, line or key."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise PolicyError(f"{source}: not valid TOML: {exc}") from exc
+    reader = _Reader(data, source)
+    scope = reader.table("scope")
+    fields = reader.table("fields")
+    statuses = reader.table("statuses")
+    categories = reader.table("categories")
+    change_types = reader.table("change_types")
+    filled = reader.table("filled")
+    groups = reader.table("groups")
+    workflow = reader.table("workflow")
+    cab = reader.table("cab")
+    slack = reader.table("slack")
+    labels = reader.table("labels")
+
+    field_names = reader.role_map(fields, "fields", FieldRole)
+    status_names = reader.role_map(statuses, "statuses", StatusRole)
+    category_values = reader.role_map(categories, "categories", Category)
+    group_names = reader.role_map(groups, "groups", GroupRole)
+    reader.distinct(status_names, "statuses")
+    reader.distinct(category_values, "categories")
+
+    type_values = reader.strings(change_types, "change_types", "values")
+    emergency_only = reader.strings(change_types, "change_types", "emergency_only", allow_empty=True)
+    for value in emergency_only:
+        if value not in type_values:
+            raise PolicyError(
+                f"{source}: change_types.emergency_only: {value!r} is not one of change_types.values"
+            )
+
+    long_text = []
+    for name in reader.strings(filled, "filled", "long_text_fields", allow_empty=True):
+        try:
+            long_text.append(FieldRole(name))
+        except ValueError:
+            raise PolicyError(
+                f"{source}: filled.long_text_fields: {name!r} is not a field role "
+                f"(one of: {', '.join(r.value for r in FieldRole)})"
+            ) from None
+    min_length = reader.integer(filled, "filled", "min_text_length", minimum=0)
+
+    moves = set()
+    raw_moves = workflow.get("allowed")
+    if not isinstance(raw_moves, list) or not raw_moves:
+        raise PolicyError(f"{source}: workflow.allowed: expected a list of [from, to] status roles")
+    for index, move in enumerate(raw_moves):
+        where = f"workflow.allowed[{index}]"
+        if not (isinstance(move, list) and len(move) == 2 and all(isinstance(s, str) for s in move)):
+            raise PolicyError(f"{source}: {where}: expected [from, to], got {move!r}")
+        try:
+            moves.add((StatusRole(move[0]), StatusRole(move[1])))
+        except ValueError:
+            raise PolicyError(
+                f"{source}: {where}: {move!r} names an unknown status role "
+                f"(one of: {', '.join(r.value for r in StatusRole)})"
+            ) from None
+
+    rrule = reader.string(cab, "cab", "meeting_rrule")
+    if "FREQ=" not in rrule.upper():
+        raise PolicyError(f"{source}: cab.meeting_rrule: {rrule!r} is not an RFC 5545 RRULE (no FREQ=)")
+
+    return Policy(
+        source=source,
+        scope_issue_type=reader.string(scope, "scope", "issue_type"),
+        scope_jql=reader.string(scope, "scope", "jql"),
+        field_names=field_names,
+        status_names=status_names,
+        category_values=category_values,
+        change_types=type_values,
+        emergency_only_change_types=frozenset(emergency_only),
+        risk_levels=reader.strings(reader.table("risk_levels"), "risk_levels", "values"),
+        outcomes=reader.strings(reader.table("outcomes"), "outcomes", "values"),
+        standard_templates=reader.strings(
+            reader.table("standard_templates"), "standard_templates", "catalog"
+        ),
+        min_text_length=min_length,
+        long_text_fields=frozenset(long_text),
+        placeholders=frozenset(
+            p.strip().lower()
+            for p in reader.strings(filled, "filled", "placeholders", allow_empty=True)
+        ),
+        group_names=group_names,
+        allowed_moves=frozenset(moves),
+        cab=CabPolicy(
+            epic_key=reader.string(cab, "cab", "epic_key"),
+            meeting_rrule=rrule,
+            timezone=reader.string(cab, "cab", "timezone"),
+            agenda_hours_before=reader.integer(cab, "cab", "agenda_hours_before", minimum=1),
+            retrospective_due_hours=reader.integer(cab, "cab", "retrospective_due_hours", minimum=1),
+        ),
+        slack_channel=reader.string(slack, "slack", "channel"),
+        violation_label=reader.string(labels, "labels", "violation"),
+        retro_overdue_label=reader.string(labels, "labels", "retro_overdue"),
+    )
+
+
+class _Reader:
+    """Typed access to the parsed TOML, with errors that name the key."""
+
+    def __init__(self, data: Mapping[str, Any], source: str):
+        self.data = data
+        self.source = source
+
+    def fail(self, key: str, reason: str) -> PolicyError:
+        return PolicyError(f"{self.source}: {key}: {reason}")
+
+    def table(self, name: str) -> Mapping[str, Any]:
+        value = self.data.get(name)
+        if not isinstance(value, dict):
+            raise self.fail(f"[{name}]", "missing table" if value is None else "expected a table")
+        return value
+
+    def string(self, table: Mapping[str, Any], prefix: str, key: str) -> str:
+        value = table.get(key)
+        if not isinstance(value, str) or not value.strip():
+            raise self.fail(f"{prefix}.{key}", "expected a non-empty string" if value is None or isinstance(value, str) else f"expected a string, got {type(value).__name__}")
+        return value
+
+    def integer(self, table: Mapping[str, Any], prefix: str, key: str, minimum: int) -> int:
+        value = table.get(key)
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+            raise self.fail(f"{prefix}.{key}", f"expected a whole number >= {minimum}, got {value!r}")
+        return value
+
+    def strings(
+        self, table: Mapping[str, Any], prefix: str, key: str, allow_empty: bool = False
+    ) -> tuple[str, ...]:
+        value = table.get(key)
+        if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+            raise self.fail(f"{prefix}.{key}", "expected a list of non-empty strings")
+        if not value and not allow_empty:
+            raise self.fail(f"{prefix}.{key}", "must not be empty")
+        return tuple(value)
+
+    def role_map(self, table: Mapping[str, Any], prefix: str, roles: type[enum.Enum]) -> dict:
+        result = {}
+        for key in table:
+            if key not in {r.value for r in roles}:
+                raise self.fail(
+                    f"{prefix}.{key}",
+                    f"unknown key (expected: {', '.join(r.value for r in roles)})",
+                )
+        for role in roles:
+            result[role] = self.string(table, prefix, role.value)
+        return result
+
+    def distinct(self, mapping: Mapping[Any, str], prefix: str) -> None:
+        seen: dict[str, Any] = {}
+        for role, name in mapping.items():
+            if name in seen:
+                raise self.fail(
+                    f"{prefix}.{role.value}", f"{name!r} is also used by {prefix}.{seen[name].value}"
+                )
+            seen[name] = role

@@ -1,0 +1,118 @@
+"""Build the one typed Settings object from environment variables at start-up."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from urllib.parse import urlsplit
+
+DEFAULT_POLICY_PATH = Path(__file__).with_name("default_policy.toml")
+DEFAULT_SLACK_API_URL = "https://slack.com/api/"
+DEFAULT_MAX_WEBHOOK_BYTES = 1_000_000
+
+
+class SettingsError(ValueError):
+    """A required environment variable is missing or has a bad value."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    """Everything changeguard reads from its environment, validated once."""
+
+    jira_base_url: str
+    jira_email: str
+    jira_api_token: str
+    jira_webhook_secret: str | None
+    redis_url: str | None
+    slack_bot_token: str | None = None
+    slack_api_url: str = DEFAULT_SLACK_API_URL
+    policy_path: Path = DEFAULT_POLICY_PATH
+    namespace: str = "changeguard"
+    max_webhook_bytes: int = DEFAULT_MAX_WEBHOOK_BYTES
+    log_level: str = "INFO"
+    log_format: str = "text"
+
+    @property
+    def queue_name(self) -> str:
+        """Name of the RQ queue the endpoint feeds and the worker drains."""
+        return self.namespace
+
+    def key(self, *parts: str) -> str:
+        """Return a Redis key inside this deployment's namespace."""
+        return ":".join((self.namespace, *parts))
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
+        """Read and validate the settings; raise SettingsError naming the variable at fault."""
+        env = os.environ if environ is None else environ
+
+        def required(name: str) -> str:
+            value = env.get(name, "").strip()
+            if not value:
+                raise SettingsError(f"{name} is not set: {_HELP[name]}")
+            return value
+
+        def optional(name: str) -> str | None:
+            value = env.get(name, "").strip()
+            return value or None
+
+        jira_base_url = required("JIRA_BASE_URL").rstrip("/")
+        _require_http_url("JIRA_BASE_URL", jira_base_url)
+        slack_api_url = optional("SLACK_API_URL") or DEFAULT_SLACK_API_URL
+        _require_http_url("SLACK_API_URL", slack_api_url)
+        if not slack_api_url.endswith("/"):
+            slack_api_url += "/"
+        redis_url = optional("REDIS_URL")
+        if redis_url and urlsplit(redis_url).scheme not in {"redis", "rediss", "unix"}:
+            raise SettingsError(
+                f"REDIS_URL={redis_url!r} is not a Redis URL: use redis://host:port/db, "
+                "rediss://… or unix:///path/to/redis.sock"
+            )
+        policy = optional("CHANGEGUARD_POLICY")
+        policy_path = Path(policy) if policy else DEFAULT_POLICY_PATH
+        if not policy_path.is_file():
+            raise SettingsError(f"CHANGEGUARD_POLICY={policy!r}: no such file")
+        log_format = (optional("LOG_FORMAT") or "text").lower()
+        if log_format not in {"text", "json"}:
+            raise SettingsError(f"LOG_FORMAT={log_format!r}: use 'text' or 'json'")
+        log_level = (optional("LOG_LEVEL") or "INFO").upper()
+        if log_level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+            raise SettingsError(f"LOG_LEVEL={log_level!r}: use DEBUG, INFO, WARNING or ERROR")
+        max_bytes = optional("CHANGEGUARD_MAX_WEBHOOK_BYTES")
+        try:
+            max_webhook_bytes = int(max_bytes) if max_bytes else DEFAULT_MAX_WEBHOOK_BYTES
+        except ValueError:
+            max_webhook_bytes = 0
+        if max_webhook_bytes <= 0:
+            raise SettingsError(
+                f"CHANGEGUARD_MAX_WEBHOOK_BYTES={max_bytes!r}: use a positive number of bytes"
+            )
+        return cls(
+            jira_base_url=jira_base_url,
+            jira_email=required("JIRA_EMAIL"),
+            jira_api_token=required("JIRA_API_TOKEN"),
+            jira_webhook_secret=optional("JIRA_WEBHOOK_SECRET"),
+            redis_url=redis_url,
+            slack_bot_token=optional("SLACK_BOT_TOKEN"),
+            slack_api_url=slack_api_url,
+            policy_path=policy_path,
+            namespace=optional("CHANGEGUARD_NAMESPACE") or "changeguard",
+            max_webhook_bytes=max_webhook_bytes,
+            log_level=log_level,
+            log_format=log_format,
+        )
+
+
+def _require_http_url(name: str, value: str) -> None:
+    parts = urlsplit(value)
+    if parts.scheme not in {"http", "https"} or not parts.netloc:
+        raise SettingsError(f"{name}={value!r} is not an http(s) URL")
+
+
+_HELP = {
+    "JIRA_BASE_URL": "the Jira Cloud site, e.g. https://your-company.atlassian.net",
+    "JIRA_EMAIL": "the email of the Jira account changeguard acts as",
+    "JIRA_API_TOKEN": "an API token of that account (id.atlassian.com → Security → API tokens)",
+}
