@@ -1,0 +1,28 @@
+"""Hold what the Jira site calls the policy's fields and statuses: ids resolved at start-up."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+
+from .policy import FieldRole, StatusRole
+
+
+@dataclasses.dataclass(frozen=True)
+class SiteMap:
+    """Field ids and status ids by policy role, and the account changeguard acts as."""
+
+    field_ids: Mapping[FieldRole, str]
+    status_ids: Mapping[StatusRole, str]
+    bot_account_id: str
+
+    def status_role(self, status_id: str | None) -> StatusRole | None:
+        """Return the policy role of a status id, or None for a status the policy doesn't name."""
+        for role, known in self.status_ids.items():
+            if known == status_id:
+                return role
+        return None
+
+    def field_id(self, role: FieldRole) -> str:
+        """Return the Jira field id of the field playing ``role``."""
+        return self.field_ids[role]

@@ -1,0 +1,90 @@
+"""Parsing the policy file: the default loads, and each kind of mistake is named exactly."""
+
+import re
+
+import pytest
+
+from rules.policy import Category, FieldRole, PolicyError, StatusRole, parse_policy
+from worker.policy_file import load_policy
+from worker.settings import DEFAULT_POLICY_PATH
+
+DEFAULT = DEFAULT_POLICY_PATH.read_text()
+
+
+def test_default_policy_matches_policy_md():
+    policy = load_policy()
+    assert policy.field_name(FieldRole.ROLLBACK_PLAN) == "Rollback Plan"
+    assert policy.status_names[StatusRole.AWAITING_APPROVAL] == "Awaiting Approval"
+    assert policy.category_of("Emergency") is Category.EMERGENCY
+    assert policy.category_of("Minor") is None
+    assert policy.emergency_only_change_types == {"Database"}
+    assert policy.cab.epic_key == "CHG-1"
+    assert (StatusRole.DRAFT, StatusRole.AWAITING_APPROVAL) in policy.allowed_moves
+    assert "tbd" in policy.placeholders and policy.min_text_length == 20
+
+
+def edit(old: str, new: str) -> str:
+    assert old in DEFAULT, old
+    return DEFAULT.replace(old, new, 1)
+
+
+ERRORS = [
+    ("bad toml", edit("[scope]", "[scope"), r"p\.toml: not valid TOML: .*line 5"),
+    ("missing table", edit("[slack]\nchannel", "[slackk]\nchannel"), r"p\.toml: \[slack\]: missing table"),
+    ("table is a string", DEFAULT + '\nlabels2 = 1', None),
+    ("empty field name", edit('rollback_plan = "Rollback Plan"', 'rollback_plan = ""'),
+     r"p\.toml: fields\.rollback_plan: expected a non-empty string"),
+    ("field name not a string", edit('rollback_plan = "Rollback Plan"', "rollback_plan = 3"),
+     r"p\.toml: fields\.rollback_plan: expected a string, got int"),
+    ("missing field role", edit('rollback_plan = "Rollback Plan"\n', ""),
+     r"fields\.rollback_plan: expected a non-empty string"),
+    ("unknown field role", edit('rollback_plan = "Rollback Plan"', 'rollback_plan = "Rollback Plan"\nrollbak = "X"'),
+     r"fields\.rollbak: unknown key \(expected: description, category, .*\)"),
+    ("duplicate status names", edit('approved = "Approved"', 'approved = "Draft"'),
+     r"statuses\.approved: 'Draft' is also used by statuses\.draft"),
+    ("emergency-only type not a type", edit('emergency_only = ["Database"]', 'emergency_only = ["DB"]'),
+     r"change_types\.emergency_only: 'DB' is not one of change_types\.values"),
+    ("empty list", edit('catalog = ["Copy update", "Dependency patch bump", "Feature flag toggle"]', "catalog = []"),
+     r"standard_templates\.catalog: must not be empty"),
+    ("list of non-strings", edit('values = ["Low", "Medium", "High"]', "values = [1, 2]"),
+     r"risk_levels\.values: expected a list of non-empty strings"),
+    ("unknown long text field", edit('long_text_fields = ["description",', 'long_text_fields = ["summary",'),
+     r"filled\.long_text_fields: 'summary' is not a field role"),
+    ("negative length", edit("min_text_length = 20", "min_text_length = -1"),
+     r"filled\.min_text_length: expected a whole number >= 0, got -1"),
+    ("boolean is not a number", edit("agenda_hours_before = 24", "agenda_hours_before = true"),
+     r"cab\.agenda_hours_before: expected a whole number >= 1, got True"),
+    ("workflow not a list", edit('allowed = [\n  ["draft", "awaiting_approval"],', 'allowed = "x"\nallowed_old = [\n  ["draft", "awaiting_approval"],'),
+     r"workflow\.allowed: expected a list of \[from, to\] status roles"),
+    ("workflow move of three", edit('["draft", "awaiting_approval"],', '["draft", "awaiting_approval", "x"],'),
+     r"workflow\.allowed\[0\]: expected \[from, to\], got \['draft', 'awaiting_approval', 'x'\]"),
+    ("workflow unknown status", edit('["draft", "awaiting_approval"],', '["draft", "review"],'),
+     r"workflow\.allowed\[0\]: \['draft', 'review'\] names an unknown status role"),
+    ("rrule without FREQ", edit('meeting_rrule = "FREQ=WEEKLY;', 'meeting_rrule = "'),
+     r"cab\.meeting_rrule: .* is not an RFC 5545 RRULE \(no FREQ=\)"),
+    ("table given as value", "labels = 3\n" + edit("[labels]\n", "[labels_old]\n"),
+     r"\[labels\]: expected a table"),
+]
+
+
+@pytest.mark.parametrize("text, pattern", [e[1:] for e in ERRORS], ids=[e[0] for e in ERRORS])
+def test_policy_errors_name_file_key_and_reason(text, pattern):
+    if pattern is None:  # extra unknown top-level keys are tolerated
+        assert parse_policy(text, "p.toml").source == "p.toml"
+        return
+    with pytest.raises(PolicyError) as error:
+        parse_policy(text, source="p.toml")
+    assert re.search(pattern, str(error.value)), str(error.value)
+    assert str(error.value).startswith("p.toml: ")
+
+
+def test_single_choice_lists_read_naturally():
+    from rules.messages import hint
+
+    policy = parse_policy(edit('values = ["Low", "Medium", "High"]', 'values = ["Low"]'))
+    assert hint(FieldRole.RISK_LEVEL, policy) == "choose Low"
+
+
+def test_unreadable_policy_file(tmp_path):
+    with pytest.raises(PolicyError, match=r"cannot read the policy file"):
+        load_policy(tmp_path / "missing.toml")

@@ -1,0 +1,257 @@
+"""Talk to Jira Cloud REST v3: the only code that knows URLs, auth, timeouts, paging and retry."""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import Any
+from urllib.parse import quote
+
+import requests
+from atlassian.jira import JiraCloud
+
+logger = logging.getLogger(__name__)
+
+# 429 and 503 mean Jira did not act on the request, so even a POST is safe to send again.
+_RETRY_ANY_METHOD = frozenset({429, 503})
+_RETRY_IDEMPOTENT = frozenset({500, 502, 504})
+_IDEMPOTENT_METHODS = frozenset({"GET", "PUT", "DELETE", "HEAD"})
+
+
+class JiraError(Exception):
+    """Jira answered with an error, or could not be reached."""
+
+    def __init__(self, message: str, *, method: str, path: str, status: int | None = None):
+        super().__init__(message)
+        self.method = method
+        self.path = path
+        self.status = status
+
+
+class JiraNotFound(JiraError):
+    """The issue, property or resource does not exist (404)."""
+
+
+class JiraRejected(JiraError):
+    """Jira refused the request as given (400, 403, 409…)."""
+
+
+class JiraAuthError(JiraError):
+    """The email or API token was refused (401)."""
+
+
+class JiraRateLimited(JiraError):
+    """Jira kept answering 429 past the retry budget; the job should be retried later."""
+
+
+class JiraUnavailable(JiraError):
+    """Jira kept failing (5xx or no connection) past the retry budget."""
+
+
+class JiraClient:
+    """A small Jira Cloud client with verb-shaped methods and a bounded retry policy."""
+
+    def __init__(
+        self,
+        base_url: str,
+        email: str,
+        api_token: str,
+        *,
+        timeout: float = 10.0,
+        max_attempts: int = 5,
+        max_wait: float = 30.0,
+        backoff_base: float = 0.5,
+        sleep: Callable[[float], None] = time.sleep,
+    ):
+        self.base_url = base_url.rstrip("/")
+        self._email = email
+        self._api_token = api_token
+        self._timeout = timeout
+        self._max_attempts = max_attempts
+        self._max_wait = max_wait
+        self._backoff_base = backoff_base
+        self._sleep = sleep
+        self._api: JiraCloud | None = None
+        self._api_pid: int | None = None
+        self.calls = 0
+
+    # -- transport ---------------------------------------------------------------------------
+
+    def _client(self) -> JiraCloud:
+        # A forked RQ work horse must not share the parent's pooled connections.
+        if self._api is None or self._api_pid != os.getpid():
+            self._api = JiraCloud(
+                self.base_url, username=self._email, password=self._api_token,
+                timeout=self._timeout, backoff_and_retry=False,
+            )
+            self._api_pid = os.getpid()
+        return self._api
+
+    def close(self) -> None:
+        """Drop pooled connections (call before forking workers)."""
+        if self._api is not None:
+            self._api.close()
+            self._api = None
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+    ) -> requests.Response:
+        """Send one request; retry 429/503 (honouring Retry-After) and transient faults, bounded."""
+        method = method.upper()
+        for attempt in range(1, self._max_attempts + 1):
+            self.calls += 1
+            try:
+                response = self._client().request(
+                    method, path.lstrip("/"), params=dict(params) if params else None,
+                    json=json, advanced_mode=True,
+                )
+            except (requests.ConnectionError, requests.Timeout) as exc:
+                retryable = method in _IDEMPOTENT_METHODS or isinstance(exc, requests.ConnectTimeout)
+                logger.warning("jira unreachable", extra={"method": method, "path": path,
+                                                          "attempt": attempt, "error": str(exc)})
+                if not retryable or attempt == self._max_attempts:
+                    raise JiraUnavailable(f"{method} {path}: {exc}", method=method, path=path) from exc
+                self._sleep(self._backoff(attempt))
+                continue
+            status = response.status_code
+            if status < 400:
+                return response
+            retryable = status in _RETRY_ANY_METHOD or (
+                status in _RETRY_IDEMPOTENT and method in _IDEMPOTENT_METHODS
+            )
+            logger.warning("jira error", extra={"method": method, "path": path, "status": status,
+                                                "attempt": attempt})
+            if retryable and attempt < self._max_attempts:
+                wait = self._retry_after(response)
+                if wait is None:
+                    wait = self._backoff(attempt)
+                if wait <= self._max_wait:
+                    self._sleep(wait)
+                    continue
+            raise _error_for(response, method, path)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _backoff(self, attempt: int) -> float:
+        # Exponential backoff with full jitter, capped.
+        return min(self._max_wait, self._backoff_base * 2 ** (attempt - 1)) * random.uniform(0.5, 1.0)
+
+    @staticmethod
+    def _retry_after(response: requests.Response) -> float | None:
+        value = response.headers.get("Retry-After")
+        try:
+            return max(0.0, float(value)) if value is not None else None
+        except ValueError:
+            return None
+
+    def _json(self, method: str, path: str, **kwargs: Any) -> Any:
+        response = self.request(method, path, **kwargs)
+        return response.json() if response.content else None
+
+    # -- site ----------------------------------------------------------------------------------
+
+    def get_myself(self) -> dict:
+        """Return the account changeguard acts as."""
+        return self._json("GET", "rest/api/3/myself")
+
+    def get_fields(self) -> list[dict]:
+        """Return every field of the site, system and custom, with ids and names."""
+        return self._json("GET", "rest/api/3/field")
+
+    def get_statuses(self) -> list[dict]:
+        """Return every status of the site, with ids and names."""
+        return self._json("GET", "rest/api/3/status")
+
+    # -- issues --------------------------------------------------------------------------------
+
+    def get_issue(
+        self, key: str, *, fields: Iterable[str], properties: Iterable[str] = (),
+        expand: Iterable[str] = (),
+    ) -> dict:
+        """Return an issue with the given fields (and issue properties, expansions)."""
+        params = {"fields": ",".join(fields)}
+        if properties:
+            params["properties"] = ",".join(properties)
+        if expand:
+            params["expand"] = ",".join(expand)
+        return self._json("GET", f"rest/api/3/issue/{_seg(key)}", params=params)
+
+    def get_transitions(self, key: str) -> list[dict]:
+        """Return the transitions available from the issue's current status."""
+        return self._json("GET", f"rest/api/3/issue/{_seg(key)}/transitions")["transitions"]
+
+    def transition_issue(self, key: str, transition_id: str) -> None:
+        """Perform a workflow transition on the issue."""
+        self.request("POST", f"rest/api/3/issue/{_seg(key)}/transitions",
+                     json={"transition": {"id": transition_id}})
+
+    def add_comment(self, key: str, body: Mapping[str, Any]) -> dict:
+        """Add an ADF comment to the issue and return it."""
+        return self._json("POST", f"rest/api/3/issue/{_seg(key)}/comment", json={"body": body})
+
+    def add_label(self, key: str, label: str) -> None:
+        """Add a label to the issue (no-op in Jira if it is there already)."""
+        self.request("PUT", f"rest/api/3/issue/{_seg(key)}",
+                     params={"notifyUsers": "false"},
+                     json={"update": {"labels": [{"add": label}]}})
+
+    def get_issue_property(self, key: str, property_key: str) -> Any:
+        """Return the value of an issue property, or None when it is not set."""
+        try:
+            body = self._json("GET", f"rest/api/3/issue/{_seg(key)}/properties/{_seg(property_key)}")
+        except JiraNotFound:
+            return None
+        return body.get("value")
+
+    def set_issue_property(self, key: str, property_key: str, value: Any) -> None:
+        """Create or replace an issue property (JSON, at most 32,768 characters)."""
+        self.request("PUT", f"rest/api/3/issue/{_seg(key)}/properties/{_seg(property_key)}",
+                     json=value)
+
+    def search_issues(self, jql: str, *, fields: Iterable[str], page_size: int = 100) -> Iterator[dict]:
+        """Yield every issue matching ``jql`` through enhanced search, page by page."""
+        token: str | None = None
+        while True:
+            body: dict[str, Any] = {"jql": jql, "fields": list(fields), "maxResults": page_size}
+            if token:
+                body["nextPageToken"] = token
+            page = self._json("POST", "rest/api/3/search/jql", json=body)
+            yield from page.get("issues", [])
+            token = page.get("nextPageToken")
+            if page.get("isLast", True) or not token:
+                return
+
+
+def _seg(value: str) -> str:
+    return quote(value, safe="")
+
+
+def _error_for(response: requests.Response, method: str, path: str) -> JiraError:
+    status = response.status_code
+    try:
+        body = response.json()
+        messages = list(body.get("errorMessages") or []) + [
+            f"{k}: {v}" for k, v in (body.get("errors") or {}).items()
+        ]
+        detail = "; ".join(messages) or response.reason
+    except ValueError:
+        detail = response.text[:200] or response.reason
+    message = f"{method} {path} -> {status}: {detail}"
+    if status == 401:
+        cls: type[JiraError] = JiraAuthError
+    elif status == 404:
+        cls = JiraNotFound
+    elif status == 429:
+        cls = JiraRateLimited
+    elif status >= 500:
+        cls = JiraUnavailable
+    else:
+        cls = JiraRejected
+    return cls(message, method=method, path=path, status=status)

@@ -1,0 +1,36 @@
+"""Run the changeguard worker: build the runtime once, then hand off to RQ's Worker."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from rq import Queue, Worker
+
+from . import runtime as runtime_module
+from .jira_client import JiraError
+from .logging_setup import configure_logging
+from .settings import Settings
+
+logger = logging.getLogger(__name__)
+
+
+def run_worker(settings: Settings, *, burst: bool = False, startup_attempts: int = 10) -> bool:
+    """Resolve the site (retrying while Jira is unreachable), then process jobs until stopped."""
+    configure_logging(settings.log_level, settings.log_format)
+    for attempt in range(1, startup_attempts + 1):
+        try:
+            runtime = runtime_module.build_runtime(settings)
+            break
+        except JiraError as exc:
+            if attempt == startup_attempts or exc.status in {400, 401, 403, 404}:
+                raise
+            logger.warning("jira not ready, retrying", extra={"error": str(exc), "attempt": attempt})
+            time.sleep(min(2**attempt, 30))
+    runtime_module.install(runtime)
+    runtime.jira.close()  # each forked work horse opens its own connections
+    queue = Queue(settings.queue_name, connection=runtime.redis)
+    worker = Worker([queue], connection=runtime.redis)
+    logger.info("worker starting", extra={"queue": settings.queue_name,
+                                          "account_id": runtime.site.bot_account_id})
+    return worker.work(with_scheduler=True, burst=burst, logging_level=settings.log_level)

@@ -1,0 +1,68 @@
+"""Build, once per process, what jobs need: settings, policy, site ids, Jira client, Redis."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+
+import redis
+
+from rules.policy import Policy
+from rules.site_map import SiteMap
+
+from .jira_client import JiraClient
+from .policy_file import load_policy
+from .settings import Settings, SettingsError
+from .site_resolver import resolve_site
+
+logger = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass(frozen=True)
+class Runtime:
+    """The clients and resolved configuration a job runs with."""
+
+    settings: Settings
+    policy: Policy
+    site: SiteMap
+    jira: JiraClient
+    redis: redis.Redis
+
+
+_current: Runtime | None = None
+
+
+def connect_redis(url: str) -> redis.Redis:
+    """Return a Redis client with short timeouts, so a down Redis fails fast."""
+    return redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=10,
+                                health_check_interval=30)
+
+
+def jira_client_for(settings: Settings) -> JiraClient:
+    """Return the Jira client for the configured site and account."""
+    return JiraClient(settings.jira_base_url, settings.jira_email, settings.jira_api_token)
+
+
+def build_runtime(settings: Settings) -> Runtime:
+    """Load the policy, resolve it against Jira and connect to Redis; fail with a clear message."""
+    if not settings.redis_url:
+        raise SettingsError("REDIS_URL is not set: the worker needs the Redis the web endpoint uses")
+    policy = load_policy(settings.policy_path)
+    jira = jira_client_for(settings)
+    site = resolve_site(jira, policy)
+    return Runtime(settings=settings, policy=policy, site=site, jira=jira,
+                   redis=connect_redis(settings.redis_url))
+
+
+def install(runtime: Runtime) -> None:
+    """Make ``runtime`` the one jobs in this process use."""
+    global _current
+    _current = runtime
+
+
+def current() -> Runtime:
+    """Return this process's runtime, building it from the environment on first use."""
+    if _current is None:
+        install(build_runtime(Settings.from_env()))
+    assert _current is not None
+    return _current
