@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -89,6 +90,12 @@ class Settings:
             raise SettingsError(
                 f"CHANGEGUARD_MAX_WEBHOOK_BYTES={max_bytes!r}: use a positive number of bytes"
             )
+        namespace = optional("CHANGEGUARD_NAMESPACE") or "changeguard"
+        if not re.fullmatch(r"[A-Za-z0-9_-]+", namespace):
+            raise SettingsError(
+                f"CHANGEGUARD_NAMESPACE={namespace!r}: use letters, digits, '-' and '_' only "
+                "(it becomes part of RQ job ids)"
+            )
         return cls(
             jira_base_url=jira_base_url,
             jira_email=required("JIRA_EMAIL"),
@@ -98,7 +105,7 @@ class Settings:
             slack_bot_token=optional("SLACK_BOT_TOKEN"),
             slack_api_url=slack_api_url,
             policy_path=policy_path,
-            namespace=optional("CHANGEGUARD_NAMESPACE") or "changeguard",
+            namespace=namespace,
             max_webhook_bytes=max_webhook_bytes,
             log_level=log_level,
             log_format=log_format,

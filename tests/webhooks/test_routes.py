@@ -1,0 +1,65 @@
+import json
+
+import pytest
+
+from tests.fixture_files import load_fixture
+from webhooks.events import parse_body
+from webhooks.router import Context, JobRequest
+from webhooks.routes import ENFORCE_TRANSITION, router
+from worker.policy_file import load_policy
+
+CONTEXT = Context(event_id="3f1c3a94-1c7e-4f0d-9a7b-0d2b1f6a5e11", policy=load_policy())
+
+
+def routed(name):
+    event = parse_body(json.dumps(load_fixture(name)).encode())
+    assert router.skip_reason(event.webhook_event) is None
+    return router.dispatch(event, CONTEXT)
+
+
+def transition(issue_key, changelog_id, timestamp, from_id, to_id, actor):
+    return JobRequest(
+        func=ENFORCE_TRANSITION,
+        job_id=f"changeguard-transition-{issue_key}-{changelog_id}",
+        kwargs={
+            "issue_key": issue_key,
+            "event_id": CONTEXT.event_id,
+            "timestamp": timestamp,
+            "changelog_id": changelog_id,
+            "from_status_id": from_id,
+            "to_status_id": to_id,
+            "actor_account_id": actor,
+        },
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "jobs"),
+    [
+        (
+            "issue_updated_status_to_awaiting_approval",
+            (transition("CHG-7", "20107", 1735530000000, "10001", "10002", "5b10ac8d82e05b22cc7d5f7a"),),
+        ),
+        (
+            "issue_created_change_request",
+            (transition("CHG-8", "20108", 1735530100000, None, "10001", "5b10ac8d82e05b22cc7df0a6"),),
+        ),
+        (
+            "jira_issue_updated.status_transition.cloud2021",
+            (transition("TALK-86", "15469", 1628833397385, "4", "10025", "5b10ac8d82e05b22cc7d5f7a"),),
+        ),
+        ("issue_updated_change_request_description_edit", ()),
+        ("jira_issue_updated.issue_assigned.cloud2021", ()),
+    ],
+    ids=["status-change", "created-with-status", "status-change-any-type", "description-edit", "assignee-change"],
+)
+def test_enforce_transition_jobs(name, jobs):
+    assert routed(name) == jobs
+
+
+@pytest.mark.parametrize(
+    "webhook_event",
+    ["comment_created", "comment_updated", "comment_deleted", "jira:issue_deleted", "worklog_created"],
+)
+def test_listed_events_are_ignored(webhook_event):
+    assert router.skip_reason(webhook_event) == f"event {webhook_event} is ignored"

@@ -1,0 +1,53 @@
+# Belongs in tests/worker/ (mirrors worker/embedded_redis.py); kept here by ownership of this change.
+import contextlib
+
+import pytest
+import redis
+
+from worker.embedded_redis import EmbeddedRedis, EmbeddedRedisError, redis_url_or_embedded
+
+
+def ping(url):
+    with contextlib.closing(redis.Redis.from_url(url, retry=None)) as client:
+        return client.ping()
+
+
+def test_start_restart_stop():
+    server = EmbeddedRedis()
+    url = server.start()
+    with contextlib.closing(redis.Redis.from_url(url)) as client:
+        client.set("k", "v")
+        data_dir = server._dir
+
+        server.restart()
+
+        assert (server.url, client.get("k")) == (url, None)
+    assert data_dir is not None and not data_dir.exists()
+    server.stop()
+    with pytest.raises(redis.exceptions.ConnectionError):
+        ping(url)
+
+
+def test_given_data_dir_is_kept(tmp_path):
+    with EmbeddedRedis(data_dir=tmp_path / "redis") as server:
+        assert ping(server.url)
+    assert (tmp_path / "redis" / "redis.log").is_file()
+
+
+def test_busy_port_fails_with_the_server_log():
+    with EmbeddedRedis() as running:
+        with pytest.raises(EmbeddedRedisError) as excinfo:
+            EmbeddedRedis(port=running.port).start()
+        assert ping(running.url)
+    message = str(excinfo.value)
+    assert message.startswith(f"redis-server exited with code 1 on port {running.port}; log tail:\n")
+    assert "Address already in use" in message
+
+
+def test_redis_url_or_embedded():
+    assert redis_url_or_embedded("redis://cache:6379/2") == ("redis://cache:6379/2", None)
+    url, server = redis_url_or_embedded(None)
+    try:
+        assert url == server.url and ping(url)
+    finally:
+        server.stop()

@@ -1,0 +1,57 @@
+"""Choose the job for each Jira event changeguard acts on: a status change enqueues enforcement."""
+
+from __future__ import annotations
+
+from .events import JiraEvent
+from .router import Context, JobRequest, Router
+
+ENFORCE_TRANSITION = "jobs.enforce_transition.enforce_transition"
+
+router = Router()
+
+# Deliveries an admin webhook may still send; none of them can change a change request's status.
+router.ignore(
+    "jira:issue_deleted",
+    "comment_created",
+    "comment_updated",
+    "comment_deleted",
+    "issuelink_created",
+    "issuelink_deleted",
+    "worklog_created",
+    "worklog_updated",
+    "worklog_deleted",
+    "attachment_created",
+    "attachment_deleted",
+    "issue_property_set",
+    "issue_property_deleted",
+)
+
+
+def transition_job_id(namespace: str, issue_key: str, changelog_id: str) -> str:
+    """Return the deterministic job id of the enforcement of one transition."""
+    # RQ job keys are global to the Redis database, so the id carries the namespace.
+    return f"{namespace}-transition-{issue_key}-{changelog_id}"
+
+
+@router.register("jira:issue_created")
+@router.register("jira:issue_updated")
+def enforce_transition(event: JiraEvent, context: Context) -> tuple[JobRequest, ...]:
+    """Enqueue the policy check of a status change; ignore edits that leave the status alone."""
+    change = event.status_change
+    if change is None or event.issue_key is None or event.changelog_id is None:
+        return ()
+    return (
+        JobRequest(
+            func=ENFORCE_TRANSITION,
+            job_id=transition_job_id(context.namespace, event.issue_key, event.changelog_id),
+            kwargs={
+                "issue_key": event.issue_key,
+                "event_id": context.event_id,
+                "timestamp": event.timestamp,
+                "changelog_id": event.changelog_id,
+                "from_status_id": change.from_id,
+                "to_status_id": change.to_id,
+                "actor_account_id": event.actor_account_id,
+            },
+        ),
+    )

@@ -1,0 +1,2 @@
+from webhooks.app import create_app
+app = create_app()
