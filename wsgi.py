@@ -1,2 +1,4 @@
+"""WSGI entry point for gunicorn: `gunicorn wsgi:app`."""
 from webhooks.app import create_app
+
 app = create_app()

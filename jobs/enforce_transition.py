@@ -62,6 +62,7 @@ def enforce_transition(
             rt.redis.set(plan_key, json.dumps(plan), ex=MARKER_TTL_SECONDS)
         _carry_out(rt, issue_key, plan_key, plan, context)
         _mark_handled(rt, handled_key, move.changelog_id)
+        rt.redis.delete(plan_key)  # finished: a repeat of this event is now "already handled"
         return {"verdict": Verdict.REVERT.value, "reason": plan["reason"],
                 "reverted": plan["transition_id"] is not None}
 

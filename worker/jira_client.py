@@ -85,7 +85,10 @@ class JiraClient:
         if self._api is None or self._api_pid != os.getpid():
             self._api = JiraCloud(
                 self.base_url, username=self._email, password=self._api_token,
-                timeout=self._timeout, backoff_and_retry=False,
+                timeout=self._timeout,
+                # Our retry policy is the only one: the library would otherwise sleep on a
+                # 429 by itself (retry_with_header), outside any budget we can see.
+                backoff_and_retry=False, retry_with_header=False,
             )
             self._api_pid = os.getpid()
         return self._api

@@ -33,9 +33,9 @@ _current: Runtime | None = None
 
 
 def connect_redis(url: str) -> redis.Redis:
-    """Return a Redis client with short timeouts, so a down Redis fails fast."""
-    return redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=10,
-                                health_check_interval=30)
+    """Return the worker's Redis client: quick to notice a dead server, patient with BLPOP."""
+    # No socket timeout: RQ's worker blocks on BLPOP for minutes by design.
+    return redis.Redis.from_url(url, socket_connect_timeout=2, health_check_interval=30)
 
 
 def jira_client_for(settings: Settings) -> JiraClient:
