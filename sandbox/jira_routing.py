@@ -1,0 +1,60 @@
+"""Route table of the sandbox Jira: what a handler receives and how it registers."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from werkzeug.routing import Map, Rule
+
+from sandbox.jira_state import JiraError, JiraSite, SandboxUser
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Call:
+    """What a handler gets: the site, the caller, and the request's parts."""
+
+    site: JiraSite
+    user: SandboxUser
+    base: str
+    args: dict[str, list[str]]
+    body: Any
+    on_register: Callable[[str | None, str | None], None] = lambda url, secret: None
+    registrations: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def arg(self, name: str, default: str | None = None) -> str | None:
+        """Return the first value of a query parameter."""
+        return self.args.get(name, [default])[0]
+
+    def int_arg(self, name: str, default: int) -> int:
+        """Return an integer query parameter."""
+        try:
+            return int(self.arg(name) or default)
+        except ValueError as exc:
+            raise JiraError(400, [f"Parameter '{name}' must be an integer."]) from exc
+
+    def json_body(self) -> dict[str, Any]:
+        """Return the JSON object body, or raise Jira's 400."""
+        if not isinstance(self.body, dict):
+            raise JiraError(400, ["The request body must be a JSON object."])
+        return self.body
+
+
+Answer = tuple[int, Any]
+ROUTES: dict[str, Callable[..., Answer]] = {}
+URL_MAP = Map(strict_slashes=False)
+
+
+def route(path: str, *methods: str) -> Callable:
+    """Register a handler for a path and methods."""
+
+    def register(handler: Callable[..., Answer]) -> Callable[..., Answer]:
+        endpoint = f"{handler.__module__}.{handler.__name__}"
+        ROUTES[endpoint] = handler
+        URL_MAP.add(Rule(path, endpoint=endpoint, methods=list(methods)))
+        return handler
+
+    return register

@@ -1,0 +1,289 @@
+"""Run a sandbox Jira Cloud over HTTP and act in it as its people (the facade tests use)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import threading
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import requests
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+
+from sandbox.adf import adf_to_text, text_to_adf
+from sandbox.jira_app import RecordedRequest, SandboxApp
+from sandbox.jira_seed import BOT_NAME, build_site
+from sandbox.jira_state import SandboxUser, SiteEvent, format_time
+from sandbox.spec_check import SpecChecker
+from sandbox.webhook_payloads import build_payload
+from sandbox.webhook_sender import DEFAULT_RETRY_DELAYS, RecordedDelivery, WebhookSender
+
+__all__ = ["SandboxJira", "SandboxUser", "SandboxRequestError", "RecordedRequest",
+           "RecordedDelivery"]
+
+logger = logging.getLogger(__name__)
+
+HTTP_TIMEOUT = 10.0
+
+
+class SandboxRequestError(RuntimeError):
+    """A request made on a person's behalf was refused by the sandbox."""
+
+    def __init__(self, method: str, path: str, status: int, body: str) -> None:
+        super().__init__(f"{method} {path} -> {status}: {body}")
+        self.status = status
+        self.body = body
+
+
+class _QuietRequestHandler(WSGIRequestHandler):
+    """Log served requests at debug level instead of werkzeug's stderr access log."""
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        logger.debug("request served", extra={"request_line": self.requestline, "status": code})
+
+
+class SandboxJira:
+    """A local Jira Cloud site (REST v3 subset, workflow, signed webhooks) for tests and demos."""
+
+    def __init__(
+        self,
+        webhook_url: str | None = None,
+        webhook_secret: str | None = None,
+        policy_path: Path | None = None,
+        spec_check: bool = True,
+        retry_delays: tuple[float, ...] = DEFAULT_RETRY_DELAYS,
+    ) -> None:
+        self.webhook_url = webhook_url
+        self.webhook_secret = webhook_secret
+        self.site = build_site(policy_path)
+        self.site.listeners.append(self._on_event)
+        self._sender = WebhookSender(retry_delays)
+        self._app = SandboxApp(self.site, SpecChecker() if spec_check else None, self._register)
+        self._server: BaseWSGIServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # Lifecycle
+
+    def start(self, port: int = 0, host: str = "127.0.0.1") -> SandboxJira:
+        """Serve on host:port (a free port by default) in a daemon thread."""
+        self._server = make_server(
+            host, port, self._app, threaded=True, request_handler=_QuietRequestHandler
+        )
+        self._app.base_url = f"http://{host}:{self._server.port}"
+        self._sender.start()
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
+            name="sandbox-jira", daemon=True,
+        )
+        self._thread.start()
+        logger.info("sandbox jira started", extra={"base_url": self.base_url})
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and delivering, and join both threads."""
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._thread.join()
+            self._server = self._thread = None
+        self._sender.stop()
+
+    def __enter__(self) -> SandboxJira:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    @property
+    def base_url(self) -> str:
+        """Return http://127.0.0.1:PORT (empty before start)."""
+        return self._app.base_url
+
+    @property
+    def users(self) -> dict[str, SandboxUser]:
+        """Return the site's people by short name."""
+        return dict(self.site.users)
+
+    @property
+    def bot(self) -> SandboxUser:
+        """Return the account changeguard authenticates as."""
+        return self.site.users[BOT_NAME]
+
+    # Acting as a person, over real HTTP
+
+    def create_change_request(self, as_user: str, summary: str, fields: dict[str, object]) -> str:
+        """Create a Change Request as `as_user`; fields are keyed by Jira field name."""
+        body = {
+            "fields": {
+                "project": {"key": self.site.project.key},
+                "issuetype": {"name": "Change Request"},
+                "summary": summary,
+                **self._field_values(fields),
+            }
+        }
+        return self._request(as_user, "POST", "/rest/api/3/issue", body).json()["key"]
+
+    def edit(self, key: str, as_user: str, fields: dict[str, object]) -> None:
+        """Edit fields (keyed by Jira field name) as `as_user`."""
+        self._request(as_user, "PUT", f"/rest/api/3/issue/{key}",
+                      {"fields": self._field_values(fields)})
+
+    def transition(self, key: str, to_status: str, as_user: str) -> None:
+        """Move an issue to the status named `to_status`, as `as_user`."""
+        path = f"/rest/api/3/issue/{key}/transitions"
+        available = self._request(as_user, "GET", path).json()["transitions"]
+        match = next((t for t in available if t["to"]["name"] == to_status), None)
+        if match is None:
+            raise ValueError(
+                f"no transition from {self.status_of(key)!r} to {to_status!r} on {key}"
+            )
+        self._request(as_user, "POST", path, {"transition": {"id": match["id"]}})
+
+    def add_comment(self, key: str, as_user: str, body: str | dict[str, Any]) -> str:
+        """Comment as `as_user` (plain text is sent as ADF); return the comment id."""
+        document = text_to_adf(body) if isinstance(body, str) else body
+        path = f"/rest/api/3/issue/{key}/comment"
+        return self._request(as_user, "POST", path, {"body": document}).json()["id"]
+
+    def _field_values(self, fields: dict[str, object]) -> dict[str, Any]:
+        values: dict[str, Any] = {}
+        for name, value in fields.items():
+            fdef = self.site.field_by_name(name)
+            values[fdef.id] = self._field_value(fdef.kind, value)
+        return values
+
+    def _field_value(self, kind: str, value: object) -> Any:
+        if value is None or isinstance(value, dict):
+            return value
+        if kind == "option":
+            return {"value": value}
+        if kind in {"textarea", "description"} and isinstance(value, str):
+            return text_to_adf(value)
+        if kind in {"user", "assignee", "reporter"} and isinstance(value, str):
+            person = self.site.users.get(value)
+            return {"accountId": person.account_id if person else value}
+        if kind == "datetime" and isinstance(value, datetime):
+            return format_time(value)
+        return value
+
+    def _request(self, as_user: str, method: str, path: str,
+                 body: object | None = None) -> requests.Response:
+        person = self.site.users[as_user]
+        response = requests.request(
+            method, self.base_url + path, json=body, timeout=HTTP_TIMEOUT,
+            auth=(person.email, person.api_token),
+        )
+        if response.status_code >= 400:
+            raise SandboxRequestError(method, path, response.status_code, response.text)
+        return response
+
+    # Inspection (reads state directly)
+
+    def status_of(self, key: str) -> str:
+        """Return the issue's status name."""
+        with self.site.lock:
+            return self.site.statuses[self.site.issue(key).status].name
+
+    def comments(self, key: str) -> list[dict[str, Any]]:
+        """Return the issue's comments: id, author_account_id, body (ADF) and text."""
+        with self.site.lock:
+            return [
+                {"id": c.id, "author_account_id": c.author, "body": c.body,
+                 "text": adf_to_text(c.body)}
+                for c in self.site.issue(key).comments
+            ]
+
+    def labels(self, key: str) -> list[str]:
+        """Return the issue's labels."""
+        with self.site.lock:
+            return list(self.site.issue(key).values.get("labels") or [])
+
+    @property
+    def requests(self) -> list[RecordedRequest]:
+        """Return every HTTP request served, oldest first."""
+        return list(self._app.requests)
+
+    @property
+    def deliveries(self) -> list[RecordedDelivery]:
+        """Return every webhook POST attempt, oldest first."""
+        return self._sender.deliveries
+
+    @property
+    def spec_violations(self) -> list[str]:
+        """Return every request or response that broke the OpenAPI spec."""
+        return list(self._app.spec_violations)
+
+    def wait_for_deliveries(self, timeout: float = 10.0) -> None:
+        """Block until no webhook is queued or in flight (TimeoutError otherwise)."""
+        self._sender.wait_idle(timeout)
+
+    def inject_fault(self, method: str, path_regex: str, status: int, times: int = 1,
+                     retry_after: int | None = None) -> None:
+        """Make the next `times` requests matching method ("*" for any) and path fail."""
+        self._app.inject_fault(method, path_regex, status, times, retry_after)
+
+    def redeliver(self, identifier: str, new_identifier: bool = False) -> int | None:
+        """Send an earlier webhook again now, as Jira's retry would (or as a new delivery)."""
+        return self._sender.redeliver(identifier, new_identifier)
+
+    def status_id(self, name: str) -> str:
+        """Return the id of the status with this name."""
+        return self.site.status_by_name(name).id
+
+    def field_id(self, name: str) -> str:
+        """Return the id of the field with this name."""
+        return self.site.field_by_name(name).id
+
+    def reset_recordings(self) -> None:
+        """Forget recorded requests, deliveries and spec violations."""
+        self._app.reset_recordings()
+        self._sender.clear()
+
+    # Webhooks
+
+    def _on_event(self, event: SiteEvent) -> None:
+        url = self.webhook_url
+        if url:
+            payload = build_payload(self.site, event, self.base_url)
+            self._sender.enqueue(url, self.webhook_secret, event.webhook_event, payload)
+
+    def _register(self, url: str | None, secret: str | None) -> None:
+        self.webhook_url, self.webhook_secret = url, secret
+
+    # Defined last: a method named `property` shadows the builtin for the rest of the class body.
+    def property(self, key: str, property_key: str) -> object | None:
+        """Return an issue property's value, or None."""
+        with self.site.lock:
+            return self.site.issue(key).properties.get(property_key)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the sandbox standalone and print who can log in to it."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--port", type=int, default=8090)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--webhook-url")
+    parser.add_argument("--webhook-secret")
+    parser.add_argument("--policy", type=Path)
+    parser.add_argument("--no-spec-check", action="store_true")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    jira = SandboxJira(args.webhook_url, args.webhook_secret, args.policy,
+                       spec_check=not args.no_spec_check)
+    jira.start(port=args.port, host=args.host)
+    print(f"Sandbox Jira Cloud at {jira.base_url}")
+    print(f"Webhooks to {jira.webhook_url or '(none: register one or pass --webhook-url)'}")
+    for person in jira.users.values():
+        groups = ", ".join(person.groups) or "-"
+        print(f"  {person.name:<12} {person.email:<26} {person.api_token}  "
+              f"{person.account_id}  [{groups}]")
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        jira.stop()
+
+
+if __name__ == "__main__":
+    main()

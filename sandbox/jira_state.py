@@ -1,0 +1,298 @@
+"""The sandbox Jira site in memory: people, fields, workflow, issues and their history."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Callable
+
+logger = logging.getLogger(__name__)
+
+FIRST_ISSUE_ID = 20001
+FIRST_HISTORY_ID = 30001
+FIRST_COMMENT_ID = 40001
+
+
+def utc_now() -> datetime:
+    """Return the current time, aware, in UTC, at Jira's millisecond precision."""
+    now = datetime.now(timezone.utc)
+    return now.replace(microsecond=now.microsecond // 1000 * 1000)
+
+
+def format_time(moment: datetime) -> str:
+    """Format a moment as Jira does: 2026-12-01T10:00:00.000+0000."""
+    moment = moment.astimezone(timezone.utc)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}+0000"
+
+
+class JiraError(Exception):
+    """A Jira-style error answer: status, errorMessages and field errors."""
+
+    def __init__(
+        self, status: int, messages: list[str] | None = None, errors: dict[str, str] | None = None
+    ) -> None:
+        super().__init__(status, messages, errors)
+        self.status = status
+        self.messages = messages or []
+        self.errors = errors or {}
+
+    def body(self) -> dict[str, Any]:
+        """Return the JSON body Jira sends with this error."""
+        return {"errorMessages": self.messages, "errors": self.errors}
+
+
+@dataclass(frozen=True)
+class SandboxUser:
+    """A person (or the bot) on the sandbox site, with the credentials to act as them."""
+
+    name: str
+    account_id: str
+    email: str
+    api_token: str
+    display_name: str
+    groups: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Group:
+    """A Jira group."""
+
+    name: str
+    group_id: str
+
+
+@dataclass(frozen=True)
+class Status:
+    """A workflow status; `category` is the statusCategory key (new, indeterminate, done)."""
+
+    id: str
+    name: str
+    category: str
+
+
+@dataclass(frozen=True)
+class Transition:
+    """A workflow transition; `from_ids` None means global (from any other status)."""
+
+    id: str
+    name: str
+    to_id: str
+    from_ids: frozenset[str] | None
+
+    def available_from(self, status_id: str) -> bool:
+        """Tell whether the transition can be taken from this status."""
+        if self.from_ids is None:
+            return status_id != self.to_id
+        return status_id in self.from_ids
+
+
+@dataclass(frozen=True)
+class Option:
+    """An allowed value of a select field."""
+
+    id: str
+    value: str
+
+
+@dataclass(frozen=True)
+class FieldDef:
+    """A field; `kind` is option, textarea, datetime, user, or the system field's own id."""
+
+    id: str
+    name: str
+    kind: str
+    custom: bool = False
+    options: tuple[Option, ...] = ()
+
+    @property
+    def custom_id(self) -> int | None:
+        """Return the number in customfield_NNNNN, for custom fields."""
+        return int(self.id.rsplit("_", 1)[1]) if self.custom else None
+
+
+@dataclass(frozen=True)
+class IssueType:
+    """An issue type."""
+
+    id: str
+    name: str
+    description: str
+    hierarchy_level: int = 0
+
+
+@dataclass(frozen=True)
+class Project:
+    """The sandbox's one project."""
+
+    id: str
+    key: str
+    name: str
+
+
+@dataclass
+class History:
+    """One changelog entry: who changed what, when."""
+
+    id: int
+    author: str
+    created: datetime
+    items: list[dict[str, Any]]
+
+
+@dataclass
+class Comment:
+    """A comment; the body is an ADF document."""
+
+    id: str
+    author: str
+    body: dict[str, Any]
+    created: datetime
+    updated: datetime
+    update_author: str
+
+
+@dataclass
+class Issue:
+    """An issue; `values` maps field id to the sandbox's internal value."""
+
+    id: str
+    key: str
+    issue_type: str
+    status: str
+    reporter: str
+    created: datetime
+    updated: datetime
+    status_changed: datetime
+    values: dict[str, Any] = field(default_factory=dict)
+    histories: list[History] = field(default_factory=list)
+    comments: list[Comment] = field(default_factory=list)
+    properties: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SiteEvent:
+    """A change that Jira would announce by webhook."""
+
+    webhook_event: str
+    issue_key: str
+    actor: str
+    timestamp: datetime
+    issue_event_type_name: str | None = None
+    history_id: int | None = None
+    comment_id: str | None = None
+
+
+class JiraSite:
+    """All state of the sandbox site, guarded by one lock."""
+
+    def __init__(
+        self,
+        *,
+        project: Project,
+        issue_types: list[IssueType],
+        statuses: list[Status],
+        initial_status: str,
+        fields: list[FieldDef],
+        transitions: list[Transition],
+        groups: list[Group],
+        users: list[SandboxUser],
+    ) -> None:
+        self.lock = threading.RLock()
+        self.project = project
+        self.issue_types = {t.id: t for t in issue_types}
+        self.statuses = {s.id: s for s in statuses}
+        self.initial_status = initial_status
+        self.fields = {f.id: f for f in fields}
+        self.transitions = transitions
+        self.groups = {g.name: g for g in groups}
+        self.users = {u.name: u for u in users}
+        self.issues: dict[str, Issue] = {}
+        self.listeners: list[Callable[[SiteEvent], None]] = []
+        self._next_issue = FIRST_ISSUE_ID
+        self._next_key = 1
+        self._next_history = FIRST_HISTORY_ID
+        self._next_comment = FIRST_COMMENT_ID
+
+    # Look-ups
+
+    def user_by_account(self, account_id: str) -> SandboxUser | None:
+        """Return the user with this accountId, if any."""
+        return next((u for u in self.users.values() if u.account_id == account_id), None)
+
+    def user_by_credentials(self, email: str, token: str) -> SandboxUser | None:
+        """Return the user these basic-auth credentials belong to, if any."""
+        return next(
+            (u for u in self.users.values() if u.email == email and u.api_token == token), None
+        )
+
+    def field_by_name(self, name: str) -> FieldDef:
+        """Return the field with this display name, or raise KeyError."""
+        for fdef in self.fields.values():
+            if fdef.name == name:
+                return fdef
+        raise KeyError(f"the sandbox has no field named {name!r}")
+
+    def status_by_name(self, name: str) -> Status:
+        """Return the status with this name, or raise KeyError."""
+        for status in self.statuses.values():
+            if status.name == name:
+                return status
+        raise KeyError(f"the sandbox has no status named {name!r}")
+
+    def issue(self, key_or_id: str) -> Issue:
+        """Return an issue by key or id, or raise Jira's 404."""
+        found = self.issues.get(key_or_id.upper()) or next(
+            (i for i in self.issues.values() if i.id == key_or_id), None
+        )
+        if found is None:
+            raise JiraError(404, ["Issue does not exist or you do not have permission to see it."])
+        return found
+
+    def available_transitions(self, issue: Issue) -> list[Transition]:
+        """Return the transitions available from the issue's current status."""
+        return [t for t in self.transitions if t.available_from(issue.status)]
+
+    # Mutations (callers hold the lock and announce the returned event)
+
+    def add_issue(self, issue_type: str, reporter: str, values: dict[str, Any]) -> Issue:
+        """Create an issue in the initial status."""
+        now = utc_now()
+        issue = Issue(
+            id=str(self._next_issue),
+            key=f"{self.project.key}-{self._next_key}",
+            issue_type=issue_type,
+            status=self.initial_status,
+            reporter=reporter,
+            created=now,
+            updated=now,
+            status_changed=now,
+            values=dict(values),
+        )
+        self._next_issue += 1
+        self._next_key += 1
+        self.issues[issue.key] = issue
+        return issue
+
+    def add_history(self, issue: Issue, author: str, items: list[dict[str, Any]]) -> History:
+        """Append a changelog entry (ids increase site-wide) and bump `updated`."""
+        history = History(self._next_history, author, utc_now(), items)
+        self._next_history += 1
+        issue.histories.append(history)
+        issue.updated = history.created
+        return history
+
+    def add_comment(self, issue: Issue, author: str, body: dict[str, Any]) -> Comment:
+        """Append a comment and bump `updated`."""
+        now = utc_now()
+        comment = Comment(str(self._next_comment), author, body, now, now, author)
+        self._next_comment += 1
+        issue.comments.append(comment)
+        issue.updated = now
+        return comment
+
+    def announce(self, event: SiteEvent) -> None:
+        """Tell listeners (the webhook sender) about a committed change, in commit order."""
+        for listener in self.listeners:
+            listener(event)

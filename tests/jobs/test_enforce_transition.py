@@ -1,0 +1,121 @@
+"""The enforcement job called directly against the sandbox Jira and a real Redis."""
+
+from __future__ import annotations
+
+import pytest
+import requests
+
+from jobs.enforce_transition import enforce_transition
+from rules.policy import StatusRole
+from sandbox.jira_server import SandboxJira
+from worker.jira_client import JiraClient, JiraUnavailable
+from worker.policy_file import load_policy
+from worker.runtime import Runtime, connect_redis
+from worker.site_resolver import resolve_site
+
+from ..e2e.test_awaiting_approval_e2e import COMPLETE, INCOMPLETE
+from ..e2e.harness import settings_for
+
+
+@pytest.fixture
+def jira():
+    sandbox = SandboxJira()  # no webhook URL: the test plays the webhook's part itself
+    sandbox.start()
+    yield sandbox
+    sandbox.stop()
+    assert sandbox.spec_violations == []
+
+
+@pytest.fixture
+def runtime(jira, redis_url, namespace):
+    settings = settings_for(jira, redis_url, namespace)
+    policy = load_policy()
+    client = JiraClient(jira.base_url, jira.bot.email, jira.bot.api_token, backoff_base=0.01)
+    return Runtime(settings=settings, policy=policy, site=resolve_site(client, policy),
+                   jira=client, redis=connect_redis(redis_url))
+
+
+def move_to_awaiting(jira, fields, actor="alice"):
+    """Create a change, move it to Awaiting Approval, and return the job's arguments for it."""
+    key = jira.create_change_request(actor, "Rotate edge TLS certificates", fields)
+    jira.transition(key, "Awaiting Approval", as_user=actor)
+    user = jira.users[actor]
+    issue = requests.get(f"{jira.base_url}/rest/api/3/issue/{key}",
+                         params={"fields": "status", "expand": "changelog"},
+                         auth=(user.email, user.api_token), timeout=5).json()
+    history = issue["changelog"]["histories"][-1]
+    item = next(i for i in history["items"] if i["field"] == "status")
+    return dict(issue_key=key, event_id=f"delivery-{history['id']}", timestamp=0,
+                changelog_id=history["id"], from_status_id=item["from"], to_status_id=item["to"],
+                actor_account_id=user.account_id)
+
+
+def bot_calls(jira):
+    return [(r.method, r.path.rsplit("/", 1)[-1]) for r in jira.requests
+            if r.account_id == jira.bot.account_id]
+
+
+def test_compliant_move_costs_one_jira_call(jira, runtime):
+    args = move_to_awaiting(jira, COMPLETE)
+    jira.reset_recordings()
+    assert enforce_transition(**args, runtime=runtime) == {"verdict": "allow",
+                                                            "reason": "gate_passed"}
+    assert bot_calls(jira) == [("GET", args["issue_key"])]
+
+
+def test_violating_move_costs_four_calls_and_a_repeat_costs_none(jira, runtime):
+    args = move_to_awaiting(jira, INCOMPLETE)
+    jira.reset_recordings()
+    assert enforce_transition(**args, runtime=runtime) == {"verdict": "revert",
+                                                            "reason": "gate_failed",
+                                                            "reverted": True}
+    assert bot_calls(jira) == [("GET", args["issue_key"]), ("GET", "transitions"),
+                               ("POST", "transitions"), ("POST", "comment")]
+    jira.reset_recordings()
+    assert enforce_transition(**args, runtime=runtime) == {"verdict": "ignore",
+                                                            "reason": "already_handled"}
+    assert bot_calls(jira) == []
+    assert jira.status_of(args["issue_key"]) == "Draft"
+    assert len(jira.comments(args["issue_key"])) == 1
+
+
+def test_a_job_that_failed_halfway_resumes_without_repeating_itself(jira, runtime):
+    args = move_to_awaiting(jira, INCOMPLETE)
+    jira.inject_fault("POST", r"/comment$", 500, times=1)
+    with pytest.raises(JiraUnavailable):
+        enforce_transition(**args, runtime=runtime)
+    assert jira.status_of(args["issue_key"]) == "Draft"  # the revert happened
+    assert jira.comments(args["issue_key"]) == []
+    jira.reset_recordings()
+    # RQ retries the job: it must comment once and not try to revert a second time.
+    assert enforce_transition(**args, runtime=runtime)["reverted"] is True
+    assert bot_calls(jira) == [("POST", "comment")]
+    assert len(jira.comments(args["issue_key"])) == 1
+
+
+def test_a_move_that_is_no_longer_current_is_left_alone(jira, runtime):
+    args = move_to_awaiting(jira, INCOMPLETE)
+    jira.transition(args["issue_key"], "Draft", as_user="alice")  # alice changed her mind
+    assert enforce_transition(**args, runtime=runtime) == {"verdict": "ignore",
+                                                            "reason": "superseded"}
+    assert jira.comments(args["issue_key"]) == []
+
+
+def test_no_way_back_labels_and_comments(jira, runtime):
+    args = move_to_awaiting(jira, INCOMPLETE)
+    args["from_status_id"] = None  # e.g. created straight into Awaiting Approval by an import
+    assert enforce_transition(**args, runtime=runtime) == {"verdict": "revert",
+                                                            "reason": "gate_failed",
+                                                            "reverted": False}
+    key = args["issue_key"]
+    assert jira.status_of(key) == "Awaiting Approval"
+    assert runtime.policy.violation_label in jira.labels(key)
+    [comment] = jira.comments(key)
+    assert comment["text"].startswith("Not ready for Awaiting Approval: 2 things missing")
+
+
+def test_site_ids_come_from_jira_not_from_code(runtime, jira):
+    awaiting = runtime.site.status_ids[StatusRole.AWAITING_APPROVAL]
+    statuses = requests.get(f"{jira.base_url}/rest/api/3/status",
+                            auth=(jira.bot.email, jira.bot.api_token), timeout=5).json()
+    assert {s["name"]: s["id"] for s in statuses}["Awaiting Approval"] == awaiting

@@ -1,0 +1,91 @@
+"""Fixtures for the sandbox Jira tests: a running sandbox and a real webhook receiver."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+import requests
+from werkzeug.serving import WSGIRequestHandler, make_server
+from werkzeug.wrappers import Request, Response
+
+from sandbox.jira_server import SandboxJira
+
+FAST_RETRIES = (0.05, 0.1, 0.1)
+
+
+@dataclass
+class Received:
+    """One webhook POST the receiver got."""
+
+    headers: dict[str, str]
+    raw: bytes
+
+    @property
+    def json(self) -> dict[str, Any]:
+        return json.loads(self.raw)
+
+
+@dataclass
+class Receiver:
+    """A tiny HTTP server that records webhook POSTs and answers scripted statuses."""
+
+    url: str = ""
+    received: list[Received] = field(default_factory=list)
+    statuses: list[int] = field(default_factory=list)
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        request = Request(environ)
+        self.received.append(Received(dict(request.headers), request.get_data()))
+        status = self.statuses.pop(0) if self.statuses else 200
+        return Response("", status=status)(environ, start_response)
+
+
+class _Quiet(WSGIRequestHandler):
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        pass
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    """Run a webhook receiver on a free port."""
+    target = Receiver()
+    server = make_server("127.0.0.1", 0, target, threaded=True, request_handler=_Quiet)
+    target.url = f"http://127.0.0.1:{server.port}/jira-webhook"
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+    )
+    thread.start()
+    yield target
+    server.shutdown()
+    server.server_close()
+    thread.join()
+
+
+@pytest.fixture
+def jira() -> Iterator[SandboxJira]:
+    """Run a fresh sandbox; every request and response in the test must match the spec."""
+    sandbox = SandboxJira(retry_delays=FAST_RETRIES).start()
+    yield sandbox
+    sandbox.stop()
+    assert sandbox.spec_violations == []
+
+
+@pytest.fixture
+def http(jira: SandboxJira) -> Iterator[Any]:
+    """Return a function making REST calls as a named person (or anonymously with None)."""
+    session = requests.Session()
+
+    def call(method: str, path: str, as_user: str | None = "changeguard", **kwargs: Any):
+        auth = None
+        if as_user is not None:
+            person = jira.users[as_user]
+            auth = (person.email, person.api_token)
+        return session.request(method, jira.base_url + path, auth=auth, timeout=10, **kwargs)
+
+    yield call
+    session.close()
