@@ -1,0 +1,22 @@
+"""The README's run command: `changeguard demo` on embedded defaults shows the gate working."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_demo_walkthrough_shows_the_blocked_and_the_accepted_move():
+    env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}  # embedded Redis
+    result = subprocess.run([sys.executable, "-m", "worker", "demo", "--once"], cwd=ROOT,
+                            env=env, capture_output=True, text=True, timeout=90)
+    assert result.returncode == 0, result.stdout + result.stderr
+    lines = [line.strip() for line in result.stdout.splitlines()]
+    assert "(embedded)" in result.stdout
+    assert "| Moved back to Draft: 2 things missing" in lines
+    assert "|   • Deployment Plan is empty: list the steps that deploy the change." in lines
+    assert any(line.startswith("changeguard moved CHG-2 back to Draft (") for line in lines)
+    assert any(line.startswith("CHG-3 stands in Awaiting Approval: the gate passed, no comment")
+               for line in lines)
