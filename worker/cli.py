@@ -8,7 +8,9 @@ import sys
 
 from rules.policy import PolicyError
 
+from .jira_client import JiraAuthError
 from .settings import Settings, SettingsError
+from .site_resolver import SiteMismatch
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -40,7 +42,10 @@ def main(argv: list[str] | None = None) -> int:
         root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
         os.execvp(sys.executable, [sys.executable, "-m", "gunicorn", "--chdir", root, "--bind", args.bind,
                                    "--workers", str(args.workers), "wsgi:app"])
-    except (SettingsError, PolicyError) as exc:
+    except JiraAuthError as exc:
+        print(f"changeguard: Jira refused JIRA_EMAIL/JIRA_API_TOKEN ({exc})", file=sys.stderr)
+        return 2
+    except (SettingsError, PolicyError, SiteMismatch) as exc:
         print(f"changeguard: {exc}", file=sys.stderr)
         return 2
     return 0  # pragma: no cover - execvp does not return

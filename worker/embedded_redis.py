@@ -72,7 +72,11 @@ class EmbeddedRedis:
         self._process = subprocess.Popen(
             command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT
         )
-        self._wait_until_ready()
+        try:
+            self._wait_until_ready()
+        except BaseException:
+            self.stop()  # leave no process or temporary directory behind
+            raise
         logger.info("embedded redis started", extra={"redis_url": self.url})
         return self.url
 
