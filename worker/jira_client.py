@@ -172,6 +172,55 @@ class JiraClient:
         """Return every status of the site, with ids and names."""
         return self._json("GET", "rest/api/3/status")
 
+    def get_workflows(self) -> list[dict]:
+        """Return every workflow with its statuses and transitions (needs Administer Jira)."""
+        workflows, start = [], 0
+        while True:
+            page = self._json("GET", "rest/api/3/workflow/search",
+                              params={"startAt": start, "maxResults": 50,
+                                      "expand": "transitions,statuses"})
+            workflows.extend(page.get("values", []))
+            if page.get("isLast", True) or not page.get("values"):
+                return workflows
+            start += len(page["values"])
+
+    # -- people --------------------------------------------------------------------------------
+
+    def get_user_groups(self, account_id: str) -> list[str]:
+        """Return the names of the groups a user belongs to."""
+        groups = self._json("GET", "rest/api/3/user/groups", params={"accountId": account_id})
+        return [group["name"] for group in groups if "name" in group]
+
+    def get_group_members(self, group_name: str) -> list[dict]:
+        """Return every active member of a group; raise JiraNotFound if there is no such group."""
+        members, start = [], 0
+        while True:
+            page = self._json("GET", "rest/api/3/group/member",
+                              params={"groupname": group_name, "startAt": start, "maxResults": 50})
+            members.extend(page.get("values", []))
+            if page.get("isLast", True) or not page.get("values"):
+                return members
+            start += len(page["values"])
+
+    def get_user(self, account_id: str) -> dict:
+        """Return a user's public details (display name, email where visible)."""
+        return self._json("GET", "rest/api/3/user", params={"accountId": account_id})
+
+    # -- admin webhooks -----------------------------------------------------------------------
+
+    def list_webhooks(self) -> list[dict]:
+        """Return the site's admin webhooks (needs Administer Jira)."""
+        return self._json("GET", "rest/webhooks/1.0/webhook") or []
+
+    def register_webhook(self, webhook: Mapping[str, Any]) -> dict:
+        """Create an admin webhook and return it."""
+        return self._json("POST", "rest/webhooks/1.0/webhook", json=dict(webhook))
+
+    def update_webhook(self, webhook_id: str, webhook: Mapping[str, Any]) -> dict:
+        """Replace an admin webhook's definition."""
+        return self._json("PUT", f"rest/webhooks/1.0/webhook/{_seg(webhook_id)}",
+                          json=dict(webhook))
+
     # -- issues --------------------------------------------------------------------------------
 
     def get_issue(
@@ -198,6 +247,11 @@ class JiraClient:
     def add_comment(self, key: str, body: Mapping[str, Any]) -> dict:
         """Add an ADF comment to the issue and return it."""
         return self._json("POST", f"rest/api/3/issue/{_seg(key)}/comment", json={"body": body})
+
+    def update_comment(self, key: str, comment_id: str, body: Mapping[str, Any]) -> dict:
+        """Replace the body of a comment (used to keep one comment per subject up to date)."""
+        return self._json("PUT", f"rest/api/3/issue/{_seg(key)}/comment/{_seg(comment_id)}",
+                          json={"body": body})
 
     def add_label(self, key: str, label: str) -> None:
         """Add a label to the issue (no-op in Jira if it is there already)."""
