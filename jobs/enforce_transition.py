@@ -1,25 +1,24 @@
-"""Enforce one status move: re-read the issue, judge the move, revert and explain if it breaks policy."""
+"""Enforce one status move: re-read the issue, judge the move, then revert and explain, or record."""
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any
 
-from rules.change_request import fields_to_fetch, parse_change_request
-from rules.messages import blocked_move_comment
-from rules.policy import Policy
-from rules.site_map import SiteMap
-from rules.status_move import MoveDecision, StatusMove, Verdict, judge_move, screen_move
+from rules.adf import adf_to_text
+from rules.change_request import ChangeRequest, fields_to_fetch, parse_change_request
+from rules.issue_record import PROPERTY_KEY, AuditEntry, IssueRecord, parse_record
+from rules.move_comments import MoveContext, comment_for_move
+from rules.policy import FieldRole
+from rules.status_move import (MoveDecision, Reason, StatusMove, Verdict, is_approval_gesture,
+                               judge_move, screen_move)
 from worker import runtime as runtime_module
 from worker.runtime import Runtime
 
-logger = logging.getLogger(__name__)
+from .approver_groups import groups_of
+from .issue_actions import MARKER_TTL_SECONDS, carry_out, find_transition, iso_from_ms, issue_lock, load_plan
 
-LOCK_SECONDS = 120
-MARKER_TTL_SECONDS = 30 * 24 * 3600
-_STEP_EVENTS = {"revert": "transition reverted", "label": "violation labelled",
-                "comment": "comment added"}
+logger = logging.getLogger(__name__)
 
 
 def enforce_transition(
@@ -39,74 +38,84 @@ def enforce_transition(
     context = {"issue_key": issue_key, "event_id": event_id, "changelog_id": move.changelog_id}
     handled_key = rt.settings.key("handled", issue_key)
     plan_key = rt.settings.key("plan", issue_key, str(move.changelog_id))
-
-    # One job per issue at a time, so two workers never judge the same issue at once.
-    with rt.redis.lock(rt.settings.key("lock", issue_key), timeout=LOCK_SECONDS,
-                       blocking_timeout=LOCK_SECONDS):
-        plan = _load_plan(rt, plan_key)
+    with issue_lock(rt, issue_key):
+        plan = load_plan(rt, plan_key)
         if plan is None:
             last = rt.redis.get(handled_key)
             decision = screen_move(move, rt.site,
                                    last_handled_changelog_id=int(last) if last else None)
-            if decision is None:
-                issue = rt.jira.get_issue(issue_key, fields=fields_to_fetch(rt.site))
-                change = parse_change_request(issue, rt.site)
-                decision = judge_move(move, change, rt.policy, rt.site)
-            logger.info("move judged", extra={**context, "verdict": decision.verdict.value,
-                                             "reason": decision.reason.value,
-                                             "findings": [f.field.value for f in decision.findings]})
-            if decision.verdict is not Verdict.REVERT:
+            if decision is not None:
+                _log(decision, context)
+                return _summary(decision)
+            issue = rt.jira.get_issue(issue_key, fields=fields_to_fetch(rt.site),
+                                      properties=[PROPERTY_KEY])
+            change = parse_change_request(issue, rt.site)
+            record = parse_record((issue.get("properties") or {}).get(PROPERTY_KEY))
+            groups = (groups_of(rt, actor_account_id) if is_approval_gesture(move, rt.site)
+                      else frozenset())
+            decision = judge_move(move, change, rt.policy, rt.site, approvals=record.approvals,
+                                  actor_groups=groups, at=iso_from_ms(timestamp))
+            _log(decision, context)
+            if decision.verdict is Verdict.IGNORE:
                 _mark_handled(rt, handled_key, move.changelog_id)
-                return {"verdict": decision.verdict.value, "reason": decision.reason.value}
-            plan = _make_plan(rt, issue_key, move, decision)
-            rt.redis.set(plan_key, json.dumps(plan), ex=MARKER_TTL_SECONDS)
-        _carry_out(rt, issue_key, plan_key, plan, context)
+                return _summary(decision)
+            plan = _make_plan(rt, issue_key, move, decision, change, record, timestamp)
+        carry_out(rt, issue_key, plan_key, plan, context)
         _mark_handled(rt, handled_key, move.changelog_id)
-        rt.redis.delete(plan_key)  # finished: a repeat of this event is now "already handled"
-        return {"verdict": Verdict.REVERT.value, "reason": plan["reason"],
-                "reverted": plan["transition_id"] is not None}
+        return plan["summary"]
 
 
-def _make_plan(rt: Runtime, issue_key: str, move: StatusMove, decision: MoveDecision) -> dict:
-    """Decide the concrete steps (which transition, which comment) before taking any of them."""
-    transition_id = None
-    if decision.revert_to_status_id is not None:
-        for transition in rt.jira.get_transitions(issue_key):
-            if transition.get("to", {}).get("id") == decision.revert_to_status_id:
-                transition_id = transition["id"]
-                break
-    comment = blocked_move_comment(
-        actor_account_id=move.actor_account_id,
-        findings=decision.findings,
-        policy=rt.policy,
-        from_status=_status_name(rt.policy, rt.site, move.from_status_id, "its previous status"),
-        to_status=_status_name(rt.policy, rt.site, move.to_status_id, "this status"),
-        reverted=transition_id is not None,
+def _make_plan(rt: Runtime, issue_key: str, move: StatusMove, decision: MoveDecision,
+               change: ChangeRequest, record: IssueRecord, timestamp: int) -> dict:
+    """Decide every concrete step (which transition, which comment) before taking any."""
+    from_name = _status_name(rt, move.from_status_id, "its previous status")
+    to_name = _status_name(rt, move.to_status_id, "this status")
+    steps: list[dict] = []
+    summary = _summary(decision)
+    decision_name = "allowed"
+    if decision.verdict is Verdict.REVERT:
+        transition_id = find_transition(rt, issue_key, decision.revert_to_status_id)
+        summary["reverted"] = transition_id is not None
+        ctx = MoveContext(actor=move.actor_account_id, from_status=from_name, to_status=to_name,
+                          category=rt.policy.category_of(change.option(FieldRole.CATEGORY)),
+                          incident_commander=change.user(FieldRole.INCIDENT_COMMANDER),
+                          reverted=transition_id is not None)
+        comment = comment_for_move(decision, ctx, rt.policy)
+        if transition_id is not None:
+            steps.append({"kind": "revert", "transition_id": transition_id})
+            decision_name = ("approval recorded" if decision.reason is Reason.APPROVAL_RECORDED
+                             else "reverted")
+        else:
+            decision_name = "flagged"
+            steps.append({"kind": "label", "label": rt.policy.violation_label})
+            steps.append({"kind": "alert", "channel": rt.policy.slack_channel,
+                          "text": f"{issue_key}: {from_name} → {to_name} breaks the change "
+                                  f"policy and changeguard could not undo it. "
+                                  f"{adf_to_text(comment).splitlines()[0]}"})
+        steps.append({"kind": "comment", "body": comment})
+    elif decision.reason is Reason.APPROVED:
+        decision_name = "approved"
+    approvals = decision.approval.state if decision.approval is not None else None
+    entry = AuditEntry(
+        at=iso_from_ms(timestamp), decision=decision_name, reason=decision.reason.value,
+        actor=move.actor_account_id, from_status=from_name, to_status=to_name,
+        changelog_id=move.changelog_id,
+        detail=", ".join(rt.policy.field_name(f.field) + ": " + f.problem.value
+                         for f in decision.findings)
+        or (decision.approval.verdict.value if decision.approval is not None else ""),
     )
-    return {"reason": decision.reason.value, "transition_id": transition_id, "comment": comment,
-            "done": []}
+    steps.append({"kind": "record", "value": record.with_entry(entry, approvals)})
+    return {"summary": summary, "steps": steps, "done": []}
 
 
-def _carry_out(rt: Runtime, issue_key: str, plan_key: str, plan: dict, context: dict) -> None:
-    """Take the plan's steps, recording each, so a retried job resumes instead of repeating."""
-    steps = []
-    if plan["transition_id"] is not None:
-        steps.append(("revert", lambda: rt.jira.transition_issue(issue_key, plan["transition_id"])))
-    else:
-        steps.append(("label", lambda: rt.jira.add_label(issue_key, rt.policy.violation_label)))
-    steps.append(("comment", lambda: rt.jira.add_comment(issue_key, plan["comment"])))
-    for name, step in steps:
-        if name in plan["done"]:
-            continue
-        step()
-        plan["done"].append(name)
-        rt.redis.set(plan_key, json.dumps(plan), ex=MARKER_TTL_SECONDS)
-        logger.info(_STEP_EVENTS[name], extra={**context, "step": name})
+def _summary(decision: MoveDecision) -> dict[str, Any]:
+    return {"verdict": decision.verdict.value, "reason": decision.reason.value}
 
 
-def _load_plan(rt: Runtime, plan_key: str) -> dict | None:
-    raw = rt.redis.get(plan_key)
-    return json.loads(raw) if raw else None
+def _log(decision: MoveDecision, context: dict) -> None:
+    logger.info("move judged", extra={**context, "verdict": decision.verdict.value,
+                                     "reason": decision.reason.value,
+                                     "findings": [f.field.value for f in decision.findings]})
 
 
 def _mark_handled(rt: Runtime, handled_key: str, changelog_id: int) -> None:
@@ -115,6 +124,6 @@ def _mark_handled(rt: Runtime, handled_key: str, changelog_id: int) -> None:
         rt.redis.set(handled_key, changelog_id, ex=MARKER_TTL_SECONDS)
 
 
-def _status_name(policy: Policy, site: SiteMap, status_id: str | None, fallback: str) -> str:
-    role = site.status_role(status_id)
-    return policy.status_names[role] if role is not None else fallback
+def _status_name(rt: Runtime, status_id: str | None, fallback: str) -> str:
+    role = rt.site.status_role(status_id)
+    return rt.policy.status_names[role] if role is not None else fallback

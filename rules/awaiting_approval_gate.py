@@ -42,7 +42,7 @@ _FROM_EMPTINESS = {
 
 def check_ready_for_approval(change: ChangeRequest, policy: Policy) -> tuple[Finding, ...]:
     """Return what the change lacks for Awaiting Approval, in field order; empty when ready."""
-    findings = _text_findings(change, policy, FieldRole.DESCRIPTION)
+    findings = text_findings(change, policy, FieldRole.DESCRIPTION)
 
     category_value = change.option(FieldRole.CATEGORY)
     category = policy.category_of(category_value)
@@ -64,7 +64,7 @@ def check_ready_for_approval(change: ChangeRequest, policy: Policy) -> tuple[Fin
         findings.append(Finding(FieldRole.CHANGE_TYPE, Problem.EMERGENCY_ONLY, change_type))
 
     for role in PLANS:
-        findings.extend(_text_findings(change, policy, role))
+        findings.extend(text_findings(change, policy, role))
 
     if category is Category.STANDARD:
         template = change.option(FieldRole.STANDARD_TEMPLATE)
@@ -81,7 +81,8 @@ def check_ready_for_approval(change: ChangeRequest, policy: Policy) -> tuple[Fin
     return tuple(findings)
 
 
-def _text_findings(change: ChangeRequest, policy: Policy, role: FieldRole) -> list[Finding]:
+def text_findings(change: ChangeRequest, policy: Policy, role: FieldRole) -> list[Finding]:
+    """Return what is wrong with a text field (empty, placeholder, too short), if anything."""
     value = change.text(role)
     emptiness = check_filled(value, policy, long_text=role in policy.long_text_fields)
     if emptiness is Emptiness.FILLED:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .adf import bullet_list, document, mention, paragraph, text
+from .adf import text
 from .awaiting_approval_gate import Finding, Problem
 from .policy import FieldRole, Policy
 
@@ -26,16 +26,6 @@ FIELD_HINTS = {
     FieldRole.OUTCOME: "choose {outcomes}",
     FieldRole.RETROSPECTIVE: "add the notes of the full-CAB retrospective",
 }
-
-NEXT_STEP_AFTER_GATE = (
-    "Next: fill these in on this issue, then move it to {to_status} again. "
-    "changeguard checks it again as soon as you do."
-)
-NO_WAY_BACK = (
-    "changeguard could not move it back to {from_status}: the workflow offers no way back from "
-    "{to_status}. It is labelled {label} until someone sorts this out."
-)
-
 
 def hint(role: FieldRole, policy: Policy) -> str:
     """Return the next step for one field, with the policy's own choices filled in."""
@@ -77,46 +67,6 @@ def describe_finding(finding: Finding, policy: Policy) -> list[ADF]:
         "emergencies): make it an Emergency change with an Incident Commander, or ship it "
         "through the normal release as Application Code."
     )]
-
-
-def headline(to_status: str, count: int) -> str:
-    """Return the first line of a blocked-move comment, e.g. "Moved back to Draft: 2 things missing"."""
-    things = "thing" if count == 1 else "things"
-    return f"Moved back to {to_status}: {count} {things} missing"
-
-
-def blocked_move_comment(
-    *,
-    actor_account_id: str | None,
-    findings: tuple[Finding, ...],
-    policy: Policy,
-    from_status: str,
-    to_status: str,
-    reverted: bool,
-) -> ADF:
-    """Return the comment for a move into ``to_status`` that the gate refused."""
-    who = [mention(actor_account_id), text(", ")] if actor_account_id else []
-    if reverted:
-        first = paragraph(text(headline(from_status, len(findings)), "strong"))
-        why = paragraph(*who, text(
-            f"this change can't go to {to_status} yet, so changeguard moved it back to "
-            f"{from_status}. It still needs:"
-        ))
-    else:
-        first = paragraph(text(f"Not ready for {to_status}: {len(findings)} "
-                               f"{'thing' if len(findings) == 1 else 'things'} missing", "strong"))
-        why = paragraph(*who, text(
-            f"this change can't be in {to_status} yet. "
-            + NO_WAY_BACK.format(from_status=from_status, to_status=to_status,
-                                 label=policy.violation_label)
-            + " It still needs:"
-        ))
-    return document(
-        first,
-        why,
-        bullet_list(describe_finding(finding, policy) for finding in findings),
-        paragraph(text(NEXT_STEP_AFTER_GATE.format(to_status=to_status))),
-    )
 
 
 def _choices(values: Any) -> str:

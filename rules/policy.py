@@ -92,6 +92,7 @@ class Policy:
     placeholders: frozenset[str]
     group_names: Mapping[GroupRole, str]
     allowed_moves: frozenset[tuple[StatusRole, StatusRole]]
+    way_back_moves: frozenset[tuple[StatusRole, StatusRole]]
     cab: CabPolicy
     slack_channel: str
     violation_label: str
@@ -154,21 +155,8 @@ def parse_policy(text: str, source: str = "<policy>") -> Policy:
             ) from None
     min_length = reader.integer(filled, "filled", "min_text_length", minimum=0)
 
-    moves = set()
-    raw_moves = workflow.get("allowed")
-    if not isinstance(raw_moves, list) or not raw_moves:
-        raise PolicyError(f"{source}: workflow.allowed: expected a list of [from, to] status roles")
-    for index, move in enumerate(raw_moves):
-        where = f"workflow.allowed[{index}]"
-        if not (isinstance(move, list) and len(move) == 2 and all(isinstance(s, str) for s in move)):
-            raise PolicyError(f"{source}: {where}: expected [from, to], got {move!r}")
-        try:
-            moves.add((StatusRole(move[0]), StatusRole(move[1])))
-        except ValueError:
-            raise PolicyError(
-                f"{source}: {where}: {move!r} names an unknown status role "
-                f"(one of: {', '.join(r.value for r in StatusRole)})"
-            ) from None
+    moves = reader.moves(workflow, "allowed")
+    way_back = reader.moves(workflow, "way_back")
 
     rrule = reader.string(cab, "cab", "meeting_rrule")
     if "FREQ=" not in rrule.upper():
@@ -195,7 +183,8 @@ def parse_policy(text: str, source: str = "<policy>") -> Policy:
             for p in reader.strings(filled, "filled", "placeholders", allow_empty=True)
         ),
         group_names=group_names,
-        allowed_moves=frozenset(moves),
+        allowed_moves=moves,
+        way_back_moves=way_back,
         cab=CabPolicy(
             epic_key=reader.string(cab, "cab", "epic_key"),
             meeting_rrule=rrule,
@@ -258,6 +247,23 @@ class _Reader:
         for role in roles:
             result[role] = self.string(table, prefix, role.value)
         return result
+
+    def moves(self, table: Mapping[str, Any], key: str) -> frozenset[tuple[StatusRole, StatusRole]]:
+        raw_moves = table.get(key)
+        if not isinstance(raw_moves, list) or not raw_moves:
+            raise self.fail(f"workflow.{key}", "expected a list of [from, to] status roles")
+        moves = set()
+        for index, move in enumerate(raw_moves):
+            where = f"workflow.{key}[{index}]"
+            if not (isinstance(move, list) and len(move) == 2
+                    and all(isinstance(s, str) for s in move)):
+                raise self.fail(where, f"expected [from, to], got {move!r}")
+            try:
+                moves.add((StatusRole(move[0]), StatusRole(move[1])))
+            except ValueError:
+                raise self.fail(where, f"{move!r} names an unknown status role "
+                                f"(one of: {', '.join(r.value for r in StatusRole)})") from None
+        return frozenset(moves)
 
     def distinct(self, mapping: Mapping[Any, str], prefix: str) -> None:
         seen: dict[str, Any] = {}

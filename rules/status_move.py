@@ -1,13 +1,15 @@
-"""Decide what to do about one status move of a change request."""
+"""Decide what to do about one status move of a change request: every gate of the policy."""
 
 from __future__ import annotations
 
 import dataclasses
 import enum
 
+from .approvals import ApprovalOutcome, ApprovalState, ApprovalVerdict, judge_approval, missing_roles, standing_approvals
 from .awaiting_approval_gate import Finding, check_ready_for_approval
 from .change_request import ChangeRequest
-from .policy import Policy, StatusRole
+from .policy import FieldRole, GroupRole, Policy, StatusRole
+from .post_implementation_review import check_review
 from .site_map import SiteMap
 
 
@@ -34,6 +36,12 @@ class Reason(str, enum.Enum):
 
     GATE_PASSED = "gate_passed"
     GATE_FAILED = "gate_failed"
+    DISALLOWED_MOVE = "disallowed_move"
+    APPROVED = "approved"
+    APPROVAL_RECORDED = "approval_recorded"
+    APPROVAL_REFUSED = "approval_refused"
+    APPROVAL_NOT_STANDING = "approval_not_standing"
+    REVIEW_MISSING = "review_missing"
     OWN_MOVE = "own_move"
     SUPERSEDED = "superseded"
     ALREADY_HANDLED = "already_handled"
@@ -48,6 +56,7 @@ class MoveDecision:
     reason: Reason
     findings: tuple[Finding, ...] = ()
     revert_to_status_id: str | None = None
+    approval: ApprovalOutcome | None = None
 
 
 def screen_move(
@@ -61,13 +70,60 @@ def screen_move(
     return None
 
 
-def judge_move(move: StatusMove, change: ChangeRequest, policy: Policy, site: SiteMap) -> MoveDecision:
+def is_approval_gesture(move: StatusMove, site: SiteMap) -> bool:
+    """Tell whether the move is someone approving (Awaiting Approval → Approved): groups matter."""
+    return (site.status_role(move.from_status_id) is StatusRole.AWAITING_APPROVAL
+            and site.status_role(move.to_status_id) is StatusRole.APPROVED)
+
+
+def judge_move(
+    move: StatusMove,
+    change: ChangeRequest,
+    policy: Policy,
+    site: SiteMap,
+    *,
+    approvals: ApprovalState = ApprovalState(),
+    actor_groups: frozenset[GroupRole] = frozenset(),
+    at: str = "",
+) -> MoveDecision:
     """Judge ``move`` against the change as it stands now, so a stale event does nothing."""
     if change.status_id != move.to_status_id:
         return MoveDecision(Verdict.IGNORE, Reason.SUPERSEDED)
-    if site.status_role(move.to_status_id) is not StatusRole.AWAITING_APPROVAL:
-        return MoveDecision(Verdict.IGNORE, Reason.NOT_GATED)
-    findings = check_ready_for_approval(change, policy)
-    if not findings:
-        return MoveDecision(Verdict.ALLOW, Reason.GATE_PASSED)
-    return MoveDecision(Verdict.REVERT, Reason.GATE_FAILED, findings, move.from_status_id)
+    to_role = site.status_role(move.to_status_id)
+    from_role = site.status_role(move.from_status_id)
+    if to_role is None or (from_role is None and move.from_status_id is not None):
+        return MoveDecision(Verdict.IGNORE, Reason.NOT_GATED)  # a status the policy doesn't name
+    # An issue created straight into a gated status goes back to Draft, where it would start.
+    back = move.from_status_id or site.status_ids[StatusRole.DRAFT]
+
+    def revert(reason: Reason, findings=(), approval=None) -> MoveDecision:
+        return MoveDecision(Verdict.REVERT, reason, tuple(findings), back, approval)
+
+    if from_role is None:  # created straight into a status: judged as if it came from Draft
+        if to_role is StatusRole.DRAFT:
+            return MoveDecision(Verdict.ALLOW, Reason.GATE_PASSED)
+        from_role = StatusRole.DRAFT
+    if (from_role, to_role) not in policy.allowed_moves:
+        return revert(Reason.DISALLOWED_MOVE)
+    if to_role is StatusRole.AWAITING_APPROVAL or to_role is StatusRole.APPROVED:
+        findings = check_ready_for_approval(change, policy)
+        if findings:
+            return revert(Reason.GATE_FAILED, findings)
+    category = policy.category_of(change.option(FieldRole.CATEGORY))
+    if to_role is StatusRole.APPROVED and from_role is StatusRole.AWAITING_APPROVAL:
+        assert category is not None  # the gate above requires a known category
+        outcome = judge_approval(change, category, move.actor_account_id or "", actor_groups,
+                                 approvals, at=at)
+        if outcome.verdict is ApprovalVerdict.COMPLETE:
+            return MoveDecision(Verdict.ALLOW, Reason.APPROVED, approval=outcome)
+        if outcome.verdict is ApprovalVerdict.RECORDED:
+            return revert(Reason.APPROVAL_RECORDED, approval=outcome)
+        return revert(Reason.APPROVAL_REFUSED, approval=outcome)
+    if to_role in (StatusRole.IMPLEMENTING, StatusRole.APPROVED):
+        if category is None or missing_roles(category, standing_approvals(approvals, change)):
+            return revert(Reason.APPROVAL_NOT_STANDING)
+    if to_role is StatusRole.CLOSED:
+        findings = check_review(change, policy)
+        if findings:
+            return revert(Reason.REVIEW_MISSING, findings)
+    return MoveDecision(Verdict.ALLOW, Reason.GATE_PASSED)

@@ -144,7 +144,10 @@ def _workflow(policy: dict[str, Any]) -> tuple[list[Status], list[Transition]]:
         for role in roles
     ]
     transitions = []
-    for index, (source, target) in enumerate(policy["workflow"]["allowed"]):
+    # The site's workflow has every move people may make and every way back changeguard uses.
+    moves = list(policy["workflow"]["allowed"])
+    moves += [move for move in policy["workflow"].get("way_back", []) if move not in moves]
+    for index, (source, target) in enumerate(moves):
         name = TRANSITION_NAMES.get((source, target))
         if name is None:
             name = "Cancel" if target == "cancelled" else f"Move to {policy['statuses'][target]}"

@@ -37,6 +37,7 @@ class JiraEvent:
     changelog_id: str | None
     status_change: StatusChange | None
     changed_field_ids: tuple[str, ...]
+    changed_field_names: tuple[str, ...] = ()
 
 
 def parse_body(body: bytes) -> JiraEvent:
@@ -72,7 +73,7 @@ def parse_event(data: Any) -> JiraEvent:
         issuetype = _get(fields, "issuetype", dict, "issue.fields.issuetype", required=False)
         if issuetype is not None:
             issue_type_name = _get(issuetype, "name", str, "issue.fields.issuetype.name")
-    changelog_id, status_change, changed = _parse_changelog(data)
+    changelog_id, status_change, changed, names = _parse_changelog(data)
     return JiraEvent(
         webhook_event=webhook_event,
         timestamp=timestamp,
@@ -82,6 +83,7 @@ def parse_event(data: Any) -> JiraEvent:
         changelog_id=changelog_id,
         status_change=status_change,
         changed_field_ids=changed,
+        changed_field_names=names,
     )
 
 
@@ -100,14 +102,15 @@ def _actor(data: Mapping[str, Any]) -> str | None:
 
 def _parse_changelog(
     data: Mapping[str, Any],
-) -> tuple[str | None, StatusChange | None, tuple[str, ...]]:
+) -> tuple[str | None, StatusChange | None, tuple[str, ...], tuple[str, ...]]:
     changelog = _get(data, "changelog", dict, "changelog", required=False)
     if changelog is None:
-        return None, None, ()
+        return None, None, (), ()
     changelog_id = _get_id(changelog, "id", "changelog.id", required=False)
     items = _get(changelog, "items", list, "changelog.items", required=False) or []
     status_change = None
     changed = []
+    names = []
     for index, item in enumerate(items):
         where = f"changelog.items[{index}]"
         if not isinstance(item, dict):
@@ -117,6 +120,8 @@ def _parse_changelog(
         if field_id is None and field is None:
             raise MalformedEvent(f"{where} has neither fieldId nor field")
         changed.append(field_id if field_id is not None else field)
+        if field is not None:
+            names.append(field)
         # issue_created spells it "Status"; fieldId is the reliable marker when present.
         is_status = field_id == "status" if field_id is not None else field.lower() == "status"
         if is_status and status_change is None:
@@ -126,7 +131,7 @@ def _parse_changelog(
             )
     if status_change is not None and changelog_id is None:
         raise MalformedEvent("changelog.id is missing on a status change")
-    return changelog_id, status_change, tuple(changed)
+    return changelog_id, status_change, tuple(changed), tuple(names)
 
 
 def _get(obj: Mapping[str, Any], key: str, kind: type, where: str, *, required: bool = True) -> Any:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from rules.approvals import MATERIAL_FIELDS
+
 from .events import JiraEvent
 from .router import Context, JobRequest, Router
 
 ENFORCE_TRANSITION = "jobs.enforce_transition.enforce_transition"
+ENFORCE_EDIT = "jobs.enforce_edit.enforce_edit"
 
 router = Router()
 
@@ -33,15 +36,21 @@ def transition_job_id(namespace: str, issue_key: str, changelog_id: str) -> str:
     return f"{namespace}-transition-{issue_key}-{changelog_id}"
 
 
+def edit_job_id(namespace: str, issue_key: str, changelog_id: str) -> str:
+    """Return the deterministic job id of the approval check after one edit."""
+    return f"{namespace}-edit-{issue_key}-{changelog_id}"
+
+
 @router.register("jira:issue_created")
 @router.register("jira:issue_updated")
-def enforce_transition(event: JiraEvent, context: Context) -> tuple[JobRequest, ...]:
-    """Enqueue the policy check of a status change; ignore edits that leave the status alone."""
-    change = event.status_change
-    if change is None or event.issue_key is None or event.changelog_id is None:
+def enforce_change(event: JiraEvent, context: Context) -> tuple[JobRequest, ...]:
+    """Enqueue the policy check of a status change, and the approval check of a material edit."""
+    if event.issue_key is None or event.changelog_id is None:
         return ()
-    return (
-        JobRequest(
+    jobs = []
+    change = event.status_change
+    if change is not None:
+        jobs.append(JobRequest(
             func=ENFORCE_TRANSITION,
             job_id=transition_job_id(context.namespace, event.issue_key, event.changelog_id),
             kwargs={
@@ -53,5 +62,18 @@ def enforce_transition(event: JiraEvent, context: Context) -> tuple[JobRequest, 
                 "to_status_id": change.to_id,
                 "actor_account_id": event.actor_account_id,
             },
-        ),
-    )
+        ))
+    material = {context.policy.field_name(role) for role in MATERIAL_FIELDS}
+    if event.webhook_event == "jira:issue_updated" and material & set(event.changed_field_names):
+        jobs.append(JobRequest(
+            func=ENFORCE_EDIT,
+            job_id=edit_job_id(context.namespace, event.issue_key, event.changelog_id),
+            kwargs={
+                "issue_key": event.issue_key,
+                "event_id": context.event_id,
+                "timestamp": event.timestamp,
+                "changelog_id": event.changelog_id,
+                "actor_account_id": event.actor_account_id,
+            },
+        ))
+    return tuple(jobs)

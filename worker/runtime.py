@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from typing import Any
 
 import redis
 
@@ -27,6 +28,7 @@ class Runtime:
     site: SiteMap
     jira: JiraClient
     redis: redis.Redis
+    slack: Any = None  # SlackClient, or ConsoleSlack when no bot token is configured
 
 
 _current: Runtime | None = None

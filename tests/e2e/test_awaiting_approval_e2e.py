@@ -9,7 +9,9 @@ import json
 import requests
 
 from rules.awaiting_approval_gate import Finding, Problem
-from rules.messages import blocked_move_comment
+from rules.move_comments import MoveContext, comment_for_move
+from rules.policy import Category
+from rules.status_move import MoveDecision, Reason, Verdict
 from rules.policy import FieldRole as F
 from worker.policy_file import load_policy
 
@@ -39,9 +41,12 @@ INCOMPLETE_FINDINGS = (Finding(F.DEPLOYMENT_PLAN, Problem.MISSING),
 
 
 def expected_comment(jira, actor="alice"):
-    return blocked_move_comment(actor_account_id=jira.users[actor].account_id,
-                                findings=INCOMPLETE_FINDINGS, policy=POLICY,
-                                from_status="Draft", to_status="Awaiting Approval", reverted=True)
+    decision = MoveDecision(Verdict.REVERT, Reason.GATE_FAILED, INCOMPLETE_FINDINGS,
+                            jira.status_id("Draft"))
+    context = MoveContext(actor=jira.users[actor].account_id, from_status="Draft",
+                          to_status="Awaiting Approval", category=Category.NORMAL,
+                          incident_commander=None, reverted=True)
+    return comment_for_move(decision, context, POLICY)
 
 
 def submit(jira, fields, actor="alice"):
@@ -51,8 +56,10 @@ def submit(jira, fields, actor="alice"):
 
 
 def bot_writes(jira, key):
+    """What changeguard changed on the issue, besides its own record (the issue property)."""
     return [(r.method, r.path) for r in jira.requests
-            if r.account_id == jira.bot.account_id and r.method != "GET" and key in r.path]
+            if r.account_id == jira.bot.account_id and r.method != "GET" and key in r.path
+            and not r.path.endswith("/properties/changeguard")]
 
 
 def test_incomplete_change_is_moved_back_with_one_comment(jira, web, worker, queue):
@@ -64,6 +71,7 @@ def test_incomplete_change_is_moved_back_with_one_comment(jira, web, worker, que
     assert comments[0]["author_account_id"] == jira.bot.account_id
     assert bot_writes(jira, key) == [("POST", f"/rest/api/3/issue/{key}/transitions"),
                                      ("POST", f"/rest/api/3/issue/{key}/comment")]
+    assert jira.property(key, "changeguard")["audit"][-1]["decision"] == "reverted"
 
 
 def test_complete_change_stands_untouched(jira, web, worker, queue):
@@ -72,6 +80,7 @@ def test_complete_change_stands_untouched(jira, web, worker, queue):
     assert jira.status_of(key) == "Awaiting Approval"
     assert jira.comments(key) == []
     assert bot_writes(jira, key) == []
+    assert jira.property(key, "changeguard")["audit"][-1]["decision"] == "allowed"
     assert {"verdict": "allow", "reason": "gate_passed"} in [r for _, r in job_results(queue)]
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 import requests
 
@@ -39,6 +41,11 @@ def move_to_awaiting(jira, fields, actor="alice"):
     """Create a change, move it to Awaiting Approval, and return the job's arguments for it."""
     key = jira.create_change_request(actor, "Rotate edge TLS certificates", fields)
     jira.transition(key, "Awaiting Approval", as_user=actor)
+    return move_args(jira, key, actor)
+
+
+def move_args(jira, key, actor):
+    """Return the job arguments for the issue's latest status change, as the webhook gives them."""
     user = jira.users[actor]
     issue = requests.get(f"{jira.base_url}/rest/api/3/issue/{key}",
                          params={"fields": "status", "expand": "changelog"},
@@ -55,22 +62,28 @@ def bot_calls(jira):
             if r.account_id == jira.bot.account_id]
 
 
-def test_compliant_move_costs_one_jira_call(jira, runtime):
+def test_compliant_move_reads_once_and_records_the_decision(jira, runtime):
     args = move_to_awaiting(jira, COMPLETE)
     jira.reset_recordings()
     assert enforce_transition(**args, runtime=runtime) == {"verdict": "allow",
                                                             "reason": "gate_passed"}
-    assert bot_calls(jira) == [("GET", args["issue_key"])]
+    assert bot_calls(jira) == [("GET", args["issue_key"]), ("PUT", "changeguard")]
+    [entry] = jira.property(args["issue_key"], "changeguard")["audit"]
+    assert entry == {"at": "1970-01-01T00:00:00+00:00", "decision": "allowed",
+                     "reason": "gate_passed", "actor": args["actor_account_id"],
+                     "from": "Draft", "to": "Awaiting Approval",
+                     "changelog": int(args["changelog_id"]), "detail": ""}
 
 
-def test_violating_move_costs_four_calls_and_a_repeat_costs_none(jira, runtime):
+def test_violating_move_costs_five_calls_and_a_repeat_costs_none(jira, runtime):
     args = move_to_awaiting(jira, INCOMPLETE)
     jira.reset_recordings()
     assert enforce_transition(**args, runtime=runtime) == {"verdict": "revert",
                                                             "reason": "gate_failed",
                                                             "reverted": True}
     assert bot_calls(jira) == [("GET", args["issue_key"]), ("GET", "transitions"),
-                               ("POST", "transitions"), ("POST", "comment")]
+                               ("POST", "transitions"), ("POST", "comment"),
+                               ("PUT", "changeguard")]
     jira.reset_recordings()
     assert enforce_transition(**args, runtime=runtime) == {"verdict": "ignore",
                                                             "reason": "already_handled"}
@@ -89,7 +102,7 @@ def test_a_job_that_failed_halfway_resumes_without_repeating_itself(jira, runtim
     jira.reset_recordings()
     # RQ retries the job: it must comment once and not try to revert a second time.
     assert enforce_transition(**args, runtime=runtime)["reverted"] is True
-    assert bot_calls(jira) == [("POST", "comment")]
+    assert bot_calls(jira) == [("POST", "comment"), ("PUT", "changeguard")]
     assert len(jira.comments(args["issue_key"])) == 1
 
 
@@ -101,17 +114,31 @@ def test_a_move_that_is_no_longer_current_is_left_alone(jira, runtime):
     assert jira.comments(args["issue_key"]) == []
 
 
-def test_no_way_back_labels_and_comments(jira, runtime):
+def test_created_straight_into_awaiting_approval_goes_back_to_draft(jira, runtime):
     args = move_to_awaiting(jira, INCOMPLETE)
     args["from_status_id"] = None  # e.g. created straight into Awaiting Approval by an import
     assert enforce_transition(**args, runtime=runtime) == {"verdict": "revert",
                                                             "reason": "gate_failed",
+                                                            "reverted": True}
+    assert jira.status_of(args["issue_key"]) == "Draft"
+
+
+def test_no_way_back_labels_comments_and_alerts(jira, runtime, caplog):
+    caplog.set_level(logging.INFO, logger="jobs.issue_actions")
+    key = jira.create_change_request("alice", "Hotfix", INCOMPLETE)
+    jira.transition(key, "Implementing", as_user="alice")  # a global shortcut on this site
+    args = move_args(jira, key, "alice")
+    assert enforce_transition(**args, runtime=runtime) == {"verdict": "revert",
+                                                            "reason": "disallowed_move",
                                                             "reverted": False}
-    key = args["issue_key"]
-    assert jira.status_of(key) == "Awaiting Approval"
+    assert jira.status_of(key) == "Implementing"
     assert runtime.policy.violation_label in jira.labels(key)
     [comment] = jira.comments(key)
-    assert comment["text"].startswith("Not ready for Awaiting Approval: 2 things missing")
+    assert comment["text"].splitlines()[0] == "Not allowed: Draft → Implementing"
+    assert jira.property(key, "changeguard")["audit"][-1]["decision"] == "flagged"
+    assert [r.getMessage() for r in caplog.records if r.name == "jobs.issue_actions"] == [
+        "violation labelled", "slack alert", "violation alerted", "comment added",
+        "issue record updated"]
 
 
 def test_site_ids_come_from_jira_not_from_code(runtime, jira):

@@ -15,6 +15,7 @@ PARSED = {
         changelog_id="15469",
         status_change=StatusChange(from_id="4", to_id="10025"),
         changed_field_ids=("status",),
+        changed_field_names=("status",),
     ),
     "jira_issue_created.cloud2024": JiraEvent(
         webhook_event="jira:issue_created",
@@ -25,6 +26,7 @@ PARSED = {
         changelog_id="10025",
         status_change=StatusChange(from_id=None, to_id="10000"),
         changed_field_ids=("assignee", "description", "priority", "reporter", "status", "summary"),
+        changed_field_names=("assignee", "description", "priority", "reporter", "Status", "summary"),
     ),
     "jira_issue_updated.description_edit.cloud2024": JiraEvent(
         webhook_event="jira:issue_updated",
@@ -35,6 +37,7 @@ PARSED = {
         changelog_id="10026",
         status_change=None,
         changed_field_ids=("description",),
+        changed_field_names=("description",),
     ),
     "jira_issue_updated.issue_assigned.cloud2021": JiraEvent(
         webhook_event="jira:issue_updated",
@@ -45,6 +48,7 @@ PARSED = {
         changelog_id="15485",
         status_change=None,
         changed_field_ids=("assignee",),
+        changed_field_names=("assignee",),
     ),
     "comment_created.cloud2021": JiraEvent(
         webhook_event="comment_created",
@@ -55,6 +59,7 @@ PARSED = {
         changelog_id=None,
         status_change=None,
         changed_field_ids=(),
+        changed_field_names=(),
     ),
     "issue_updated_status_to_awaiting_approval": JiraEvent(
         webhook_event="jira:issue_updated",
@@ -65,6 +70,7 @@ PARSED = {
         changelog_id="20107",
         status_change=StatusChange(from_id="10001", to_id="10002"),
         changed_field_ids=("status",),
+        changed_field_names=("status",),
     ),
     "issue_created_change_request": JiraEvent(
         webhook_event="jira:issue_created",
@@ -75,6 +81,7 @@ PARSED = {
         changelog_id="20108",
         status_change=StatusChange(from_id=None, to_id="10001"),
         changed_field_ids=("assignee", "description", "priority", "reporter", "status", "summary"),
+        changed_field_names=("assignee", "description", "priority", "reporter", "Status", "summary"),
     ),
     "issue_updated_change_request_description_edit": JiraEvent(
         webhook_event="jira:issue_updated",
@@ -85,6 +92,7 @@ PARSED = {
         changelog_id="20109",
         status_change=None,
         changed_field_ids=("description",),
+        changed_field_names=("description",),
     ),
     "comment_created_change_request": JiraEvent(
         webhook_event="comment_created",
@@ -95,6 +103,7 @@ PARSED = {
         changelog_id=None,
         status_change=None,
         changed_field_ids=(),
+        changed_field_names=(),
     ),
 }
 
@@ -120,14 +129,16 @@ VARIANTS = [
     ("no-user", status_update(user=None), {"actor_account_id": None}),
     ("user-without-account", status_update(user={"displayName": "x"}), {"actor_account_id": None}),
     ("no-changelog", status_update(changelog=None),
-     {"changelog_id": None, "status_change": None, "changed_field_ids": ()}),
+     {"changelog_id": None, "status_change": None, "changed_field_ids": (),
+      "changed_field_names": ()}),
     ("integer-ids", with_items({**STATUS_ITEM, "from": 10001, "to": 10002}, changelog_id=20107), {}),
     ("field-only-capitalised", with_items({"field": "Status", "from": "10001", "to": "10002"}),
-     {"changed_field_ids": ("Status",)}),
+     {"changed_field_ids": ("Status",), "changed_field_names": ("Status",)}),
     ("fieldid-wins-over-field", with_items({"field": "Status", "fieldId": "customfield_1", "to": "1"}),
-     {"status_change": None, "changed_field_ids": ("customfield_1",)}),
+     {"status_change": None, "changed_field_ids": ("customfield_1",),
+      "changed_field_names": ("Status",)}),
     ("first-status-item-counts", with_items(STATUS_ITEM, {**STATUS_ITEM, "from": "10002", "to": "10003"}),
-     {"changed_field_ids": ("status", "status")}),
+     {"changed_field_ids": ("status", "status"), "changed_field_names": ("status", "status")}),
     ("no-fields", status_update(issue={"key": "CHG-7"}), {"issue_type_name": None}),
 ]
 
@@ -149,6 +160,7 @@ def test_parse_event_without_issue():
         changelog_id=None,
         status_change=None,
         changed_field_ids=(),
+        changed_field_names=(),
     )
 
 

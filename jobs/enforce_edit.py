@@ -1,0 +1,63 @@
+"""After an edit, withdraw approvals the change no longer matches, and say what changed."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from rules.approvals import ApprovalState
+from rules.change_request import fields_to_fetch, parse_change_request
+from rules.issue_record import PROPERTY_KEY, AuditEntry, parse_record
+from rules.material_edit import EditVerdict, judge_edit
+from rules.move_comments import comment_for_withdrawal
+from worker import runtime as runtime_module
+from worker.runtime import Runtime
+
+from .issue_actions import carry_out, find_transition, iso_from_ms, issue_lock, load_plan
+
+logger = logging.getLogger(__name__)
+
+
+def enforce_edit(
+    issue_key: str,
+    event_id: str,
+    timestamp: int,
+    changelog_id: str,
+    actor_account_id: str | None,
+    *,
+    runtime: Runtime | None = None,
+) -> dict[str, Any]:
+    """Compare the approved revision with the issue now; withdraw approvals that no longer match."""
+    rt = runtime or runtime_module.current()
+    context = {"issue_key": issue_key, "event_id": event_id, "changelog_id": changelog_id}
+    if actor_account_id is not None and actor_account_id == rt.site.bot_account_id:
+        return {"verdict": "ignore", "reason": "own_move"}
+    plan_key = rt.settings.key("plan", issue_key, f"edit-{changelog_id}")
+    with issue_lock(rt, issue_key):
+        plan = load_plan(rt, plan_key)
+        if plan is None:
+            issue = rt.jira.get_issue(issue_key, fields=fields_to_fetch(rt.site),
+                                      properties=[PROPERTY_KEY])
+            change = parse_change_request(issue, rt.site)
+            record = parse_record((issue.get("properties") or {}).get(PROPERTY_KEY))
+            decision = judge_edit(change, record.approvals, rt.site)
+            logger.info("edit judged", extra={**context, "verdict": decision.verdict.value,
+                                             "changed": [c.field.value for c in decision.changes]})
+            if decision.verdict is EditVerdict.NOTHING:
+                return {"verdict": decision.verdict.value}
+            steps: list[dict] = []
+            if decision.verdict is EditVerdict.WITHDRAW_AND_REVERT:
+                transition_id = find_transition(rt, issue_key, decision.revert_to_status_id)
+                if transition_id is not None:
+                    steps.append({"kind": "revert", "transition_id": transition_id})
+            steps.append({"kind": "comment",
+                          "body": comment_for_withdrawal(decision, actor_account_id, rt.policy)})
+            entry = AuditEntry(
+                at=iso_from_ms(timestamp), decision="approval withdrawn",
+                reason="material_edit", actor=actor_account_id, from_status=None,
+                to_status=None, changelog_id=int(changelog_id),
+                detail=", ".join(rt.policy.field_name(c.field) for c in decision.changes))
+            steps.append({"kind": "record", "value": record.with_entry(entry, ApprovalState())})
+            plan = {"summary": {"verdict": decision.verdict.value}, "steps": steps, "done": []}
+        carry_out(rt, issue_key, plan_key, plan, context)
+        return plan["summary"]

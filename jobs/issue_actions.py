@@ -1,0 +1,82 @@
+"""Carry out a decision on an issue as a recorded plan, so a retried job resumes, never repeats."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+from collections.abc import Iterator
+from datetime import datetime, timezone
+from typing import Any
+
+from rules.issue_record import PROPERTY_KEY
+from worker.runtime import Runtime
+
+logger = logging.getLogger(__name__)
+
+LOCK_SECONDS = 120
+MARKER_TTL_SECONDS = 30 * 24 * 3600
+_STEP_EVENTS = {"revert": "transition reverted", "label": "violation labelled",
+                "comment": "comment added", "record": "issue record updated",
+                "alert": "violation alerted"}
+
+
+@contextlib.contextmanager
+def issue_lock(rt: Runtime, issue_key: str) -> Iterator[None]:
+    """Hold the issue's lock, so two workers never judge the same issue at once."""
+    with rt.redis.lock(rt.settings.key("lock", issue_key), timeout=LOCK_SECONDS,
+                       blocking_timeout=LOCK_SECONDS):
+        yield
+
+
+def iso_from_ms(timestamp_ms: int) -> str:
+    """Return a webhook timestamp (epoch ms) as an ISO 8601 UTC string."""
+    return datetime.fromtimestamp(timestamp_ms / 1000, timezone.utc).isoformat(timespec="seconds")
+
+
+def find_transition(rt: Runtime, issue_key: str, to_status_id: str | None) -> str | None:
+    """Return the id of a transition from the current status to ``to_status_id``, if Jira has one."""
+    if to_status_id is None:
+        return None
+    for transition in rt.jira.get_transitions(issue_key):
+        if transition.get("to", {}).get("id") == to_status_id:
+            return transition["id"]
+    return None
+
+
+def load_plan(rt: Runtime, plan_key: str) -> dict | None:
+    """Return the unfinished plan stored under ``plan_key``, if any."""
+    raw = rt.redis.get(plan_key)
+    return json.loads(raw) if raw else None
+
+
+def carry_out(rt: Runtime, issue_key: str, plan_key: str, plan: dict, context: dict) -> None:
+    """Take each step of the plan not yet done, recording progress after each one."""
+    rt.redis.set(plan_key, json.dumps(plan), ex=MARKER_TTL_SECONDS)
+    for index, step in enumerate(plan["steps"]):
+        if index in plan["done"]:
+            continue
+        _take(rt, issue_key, step)
+        plan["done"].append(index)
+        rt.redis.set(plan_key, json.dumps(plan), ex=MARKER_TTL_SECONDS)
+        logger.info(_STEP_EVENTS[step["kind"]], extra={**context, "step": step["kind"]})
+    rt.redis.delete(plan_key)
+
+
+def _take(rt: Runtime, issue_key: str, step: dict[str, Any]) -> None:
+    kind = step["kind"]
+    if kind == "revert":
+        rt.jira.transition_issue(issue_key, step["transition_id"])
+    elif kind == "label":
+        rt.jira.add_label(issue_key, step["label"])
+    elif kind == "comment":
+        rt.jira.add_comment(issue_key, step["body"])
+    elif kind == "record":
+        rt.jira.set_issue_property(issue_key, PROPERTY_KEY, step["value"])
+    elif kind == "alert":
+        if rt.slack is None:
+            logger.error("slack alert", extra={"channel": step["channel"], "text": step["text"]})
+        else:
+            rt.slack.post_message(step["channel"], step["text"])
+    else:  # pragma: no cover - plans are written by this module's callers only
+        raise ValueError(f"unknown step {kind!r}")

@@ -1,0 +1,187 @@
+"""Approvals by category: who may approve, which approvals a change needs, and when they stand."""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import hashlib
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from .change_request import ChangeRequest
+from .policy import Category, FieldRole, GroupRole, Policy
+
+
+class ApprovalRole(str, enum.Enum):
+    """The capacity in which someone approved a change."""
+
+    TEAM_LEAD = "team_lead"
+    CAB = "cab"
+    HEAD_OF_ENGINEERING = "head_of_engineering"
+    INCIDENT_COMMANDER = "incident_commander"
+
+
+# Editing any of these after approval withdraws the approval (policy: category, type, plans,
+# risk, window).
+MATERIAL_FIELDS = (
+    FieldRole.CATEGORY, FieldRole.CHANGE_TYPE, FieldRole.DEPLOYMENT_PLAN,
+    FieldRole.ROLLBACK_PLAN, FieldRole.RISK_ASSESSMENT, FieldRole.RISK_LEVEL,
+    FieldRole.PLANNED_START, FieldRole.PLANNED_END,
+)
+_SHOWN_CHARACTERS = 200
+
+
+@dataclasses.dataclass(frozen=True)
+class Approval:
+    """One person's approval of one revision of a change."""
+
+    account_id: str
+    role: ApprovalRole
+    at: str
+
+
+@dataclasses.dataclass(frozen=True)
+class ApprovalState:
+    """The approvals recorded on an issue, with the revision (and its values) they approved."""
+
+    revision: str | None = None
+    values: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    approvals: tuple[Approval, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        """Return the issue-property form of the state."""
+        return {"revision": self.revision, "values": dict(self.values),
+                "approvals": [{"accountId": a.account_id, "role": a.role.value, "at": a.at}
+                              for a in self.approvals]}
+
+
+def parse_approval_state(value: Any) -> ApprovalState:
+    """Read the approvals issue property; anything unreadable counts as no approvals."""
+    if not isinstance(value, Mapping) or not isinstance(value.get("approvals"), list):
+        return ApprovalState()
+    approvals = []
+    for item in value["approvals"]:
+        try:
+            approvals.append(Approval(str(item["accountId"]), ApprovalRole(item["role"]),
+                                      str(item["at"])))
+        except (KeyError, TypeError, ValueError):
+            continue
+    revision = value.get("revision")
+    values = value.get("values")
+    return ApprovalState(
+        revision=revision if isinstance(revision, str) else None,
+        values={k: v for k, v in values.items() if isinstance(v, str)}
+        if isinstance(values, Mapping) else {},
+        approvals=tuple(approvals),
+    )
+
+
+def material_values(change: ChangeRequest) -> dict[str, str]:
+    """Return the material fields as short display strings, to show what changed later."""
+    values = {}
+    for role in MATERIAL_FIELDS:
+        value: Any = change.option(role) or change.text(role) or change.datetime_of(role)
+        text = value.isoformat() if hasattr(value, "isoformat") else (value or "")
+        flat = " ".join(str(text).split())
+        values[role.value] = flat if len(flat) <= _SHOWN_CHARACTERS else flat[:199] + "…"
+    return values
+
+
+def revision_of(change: ChangeRequest) -> str:
+    """Return a fingerprint of the material fields: it changes whenever one of them does."""
+    full = {}
+    for role in MATERIAL_FIELDS:
+        value: Any = change.option(role) or change.text(role) or change.datetime_of(role)
+        full[role.value] = value.isoformat() if hasattr(value, "isoformat") else value
+    digest = hashlib.sha256(json.dumps(full, sort_keys=True).encode()).hexdigest()
+    return digest[:16]
+
+
+def standing_approvals(state: ApprovalState, change: ChangeRequest) -> tuple[Approval, ...]:
+    """Return the approvals that still stand: those given to the change as it is now."""
+    return state.approvals if state.revision == revision_of(change) else ()
+
+
+def required_roles(category: Category) -> tuple[frozenset[ApprovalRole], ...]:
+    """Return the approvals a category needs: one role from each set, each by another person."""
+    if category is Category.STANDARD:
+        return (frozenset({ApprovalRole.TEAM_LEAD, ApprovalRole.HEAD_OF_ENGINEERING}),)
+    if category is Category.NORMAL:
+        return (frozenset({ApprovalRole.CAB, ApprovalRole.HEAD_OF_ENGINEERING}),)
+    return (frozenset({ApprovalRole.HEAD_OF_ENGINEERING}),
+            frozenset({ApprovalRole.INCIDENT_COMMANDER}))
+
+
+def roles_of(account_id: str, groups: frozenset[GroupRole], change: ChangeRequest,
+             category: Category) -> tuple[ApprovalRole, ...]:
+    """Return the roles in which this person may approve this change."""
+    roles = []
+    if category is Category.STANDARD and GroupRole.TEAM_LEADS in groups:
+        roles.append(ApprovalRole.TEAM_LEAD)
+    if category is Category.NORMAL and GroupRole.CAB in groups:
+        roles.append(ApprovalRole.CAB)
+    if GroupRole.HEAD_OF_ENGINEERING in groups:
+        roles.append(ApprovalRole.HEAD_OF_ENGINEERING)
+    if (category is Category.EMERGENCY and GroupRole.INCIDENT_COMMANDERS in groups
+            and change.user(FieldRole.INCIDENT_COMMANDER) == account_id):
+        roles.append(ApprovalRole.INCIDENT_COMMANDER)
+    return tuple(roles)
+
+
+def missing_roles(category: Category, approvals: tuple[Approval, ...]) -> tuple[frozenset[ApprovalRole], ...]:
+    """Return the role sets of ``category`` that no approval fills yet."""
+    filled = {approval.role for approval in approvals}
+    return tuple(need for need in required_roles(category) if not need & filled)
+
+
+class ApprovalVerdict(str, enum.Enum):
+    """What an approval gesture amounts to."""
+
+    COMPLETE = "complete"          # the category's approvals are now all there
+    RECORDED = "recorded"          # recorded, but another person's approval is still needed
+    SELF_APPROVAL = "self_approval"
+    NOT_AN_APPROVER = "not_an_approver"
+    NOT_THE_NAMED_IC = "not_the_named_ic"
+    SAME_PERSON = "same_person"    # Emergency: one person cannot give both approvals
+    ROLE_ALREADY_FILLED = "role_already_filled"  # someone already approved in that capacity
+
+
+@dataclasses.dataclass(frozen=True)
+class ApprovalOutcome:
+    """The result of judging one approval gesture, with the approvals to record."""
+
+    verdict: ApprovalVerdict
+    state: ApprovalState
+    missing: tuple[frozenset[ApprovalRole], ...] = ()
+
+
+def judge_approval(
+    change: ChangeRequest, category: Category, actor: str, groups: frozenset[GroupRole],
+    recorded: ApprovalState, *, at: str,
+) -> ApprovalOutcome:
+    """Judge a move to Approved by ``actor`` as an approval of the change as it stands now."""
+    standing = standing_approvals(recorded, change)
+    revision = revision_of(change)
+    kept = ApprovalState(revision, material_values(change), standing)
+    if actor == change.reporter_account_id:
+        return ApprovalOutcome(ApprovalVerdict.SELF_APPROVAL, kept, missing_roles(category, standing))
+    roles = roles_of(actor, groups, change, category)
+    if not roles:
+        verdict = (ApprovalVerdict.NOT_THE_NAMED_IC
+                   if category is Category.EMERGENCY and GroupRole.INCIDENT_COMMANDERS in groups
+                   else ApprovalVerdict.NOT_AN_APPROVER)
+        return ApprovalOutcome(verdict, kept, missing_roles(category, standing))
+    needed = missing_roles(category, standing)
+    if any(approval.account_id == actor for approval in standing):
+        verdict = ApprovalVerdict.SAME_PERSON if needed else ApprovalVerdict.COMPLETE
+        return ApprovalOutcome(verdict, kept, needed)
+    fillable = [role for need in needed for role in roles if role in need]
+    if not fillable:
+        verdict = ApprovalVerdict.ROLE_ALREADY_FILLED if needed else ApprovalVerdict.COMPLETE
+        return ApprovalOutcome(verdict, kept, needed)
+    standing = standing + (Approval(actor, fillable[0], at),)
+    state = ApprovalState(revision, material_values(change), standing)
+    needed = missing_roles(category, standing)
+    verdict = ApprovalVerdict.RECORDED if needed else ApprovalVerdict.COMPLETE
+    return ApprovalOutcome(verdict, state, needed)
