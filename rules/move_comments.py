@@ -103,10 +103,11 @@ def _explain(decision: MoveDecision, ctx: MoveContext, policy: Policy) -> tuple[
     verdict = decision.approval.verdict
     missing = missing_text(decision.approval.missing)
     approvers = who_can_approve(ctx.category, policy)
+    kind = _with_article(policy.category_values[ctx.category])
     if verdict is ApprovalVerdict.RECORDED:
         got = decision.approval.state.approvals[-1].role
         return (f"Approval recorded: {ROLE_NAMES[got]} approved; {missing} still has to",
-                f"your approval as {ROLE_NAMES[got]} is recorded. A {ctx.category.value.title()} "
+                f"your approval as {ROLE_NAMES[got]} is recorded. {kind[0].upper() + kind[1:]} "
                 f"change also needs {missing}, so changeguard moved it back to Awaiting "
                 "Approval until then.",
                 f"{missing} moves it to Approved to approve it.")
@@ -130,7 +131,7 @@ def _explain(decision: MoveDecision, ctx: MoveContext, policy: Policy) -> tuple[
                 f"an approval in your role is already recorded; this change still needs {missing}.",
                 f"ask {missing} to move it to Approved.")
     return (f"only {approvers} can approve it",
-            f"a {ctx.category.value.title()} change is approved by {approvers}, and you are not "
+            f"{kind} change is approved by {approvers}, and you are not "
             "in those groups.",
             f"ask {approvers} to move it to Approved.")
 
@@ -151,6 +152,10 @@ def comment_for_withdrawal(decision: EditDecision, actor: str | None, policy: Po
     blocks.append(paragraph(text("Next: the approvers review the change as it is now and move it "
                                  "to Approved again.")))
     return document(*blocks)
+
+
+def _with_article(word: str) -> str:
+    return ("an " if word[:1].lower() in "aeiou" else "a ") + word
 
 
 def _shown(value: str) -> str:

@@ -41,6 +41,7 @@ def change(
     start: datetime | None = datetime(2026, 12, 1, 10, tzinfo=timezone.utc),
     end: datetime | None = datetime(2026, 12, 1, 11, tzinfo=timezone.utc),
     commander: str | None = None,
+    outcome: str | None = None,
     **texts: str | None,
 ) -> ChangeRequest:
     """Return a change request that passes the Awaiting Approval gate, with the given changes."""
@@ -56,7 +57,7 @@ def change(
         texts=all_texts,
         options={FieldRole.CATEGORY: category, FieldRole.CHANGE_TYPE: change_type,
                  FieldRole.RISK_LEVEL: None, FieldRole.STANDARD_TEMPLATE: template,
-                 FieldRole.OUTCOME: None},
+                 FieldRole.OUTCOME: outcome},
         times={FieldRole.PLANNED_START: start, FieldRole.PLANNED_END: end},
         users={FieldRole.INCIDENT_COMMANDER: commander},
     )

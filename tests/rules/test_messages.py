@@ -2,9 +2,8 @@
 
 import pytest
 
-from rules.adf import adf_to_text
 from rules.awaiting_approval_gate import Finding, Problem
-from rules.messages import blocked_move_comment, describe_finding, headline
+from rules.messages import describe_finding
 from rules.policy import FieldRole as F
 from worker.policy_file import load_policy
 
@@ -51,50 +50,3 @@ def test_describe_finding(finding, expected):
     assert nodes[0] == {"type": "text", "text": POLICY.field_name(finding.field),
                         "marks": [{"type": "strong"}]}
     assert "".join(node["text"] for node in nodes) == expected
-
-
-@pytest.mark.parametrize("count, expected", [(1, "Moved back to Draft: 1 thing missing"),
-                                             (2, "Moved back to Draft: 2 things missing")])
-def test_headline(count, expected):
-    assert headline("Draft", count) == expected
-
-
-TWO = (Finding(F.ROLLBACK_PLAN, Problem.PLACEHOLDER, "TBD"),
-       Finding(F.DEPLOYMENT_PLAN, Problem.MISSING))
-
-
-def test_reverted_comment_is_exact_adf():
-    comment = blocked_move_comment(actor_account_id="712020:alice", findings=TWO, policy=POLICY,
-                                   from_status="Draft", to_status="Awaiting Approval",
-                                   reverted=True)
-    assert comment == {
-        "type": "doc", "version": 1, "content": [
-            {"type": "paragraph", "content": [
-                {"type": "text", "text": "Moved back to Draft: 2 things missing",
-                 "marks": [{"type": "strong"}]}]},
-            {"type": "paragraph", "content": [
-                {"type": "mention", "attrs": {"id": "712020:alice"}},
-                {"type": "text", "text": ", "},
-                {"type": "text", "text": "this change can't go to Awaiting Approval yet, so "
-                                         "changeguard moved it back to Draft. It still needs:"}]},
-            {"type": "bulletList", "content": [
-                {"type": "listItem", "content": [{"type": "paragraph", "content": describe_finding(TWO[0], POLICY)}]},
-                {"type": "listItem", "content": [{"type": "paragraph", "content": describe_finding(TWO[1], POLICY)}]},
-            ]},
-            {"type": "paragraph", "content": [
-                {"type": "text", "text": "Next: fill these in on this issue, then move it to "
-                                         "Awaiting Approval again. changeguard checks it again "
-                                         "as soon as you do."}]},
-        ]}
-
-
-def test_comment_when_there_is_no_way_back():
-    comment = blocked_move_comment(actor_account_id=None, findings=TWO[:1], policy=POLICY,
-                                   from_status="Draft", to_status="Awaiting Approval",
-                                   reverted=False)
-    assert adf_to_text(comment).splitlines()[:2] == [
-        "Not ready for Awaiting Approval: 1 thing missing",
-        "this change can't be in Awaiting Approval yet. changeguard could not move it back to "
-        "Draft: the workflow offers no way back from Awaiting Approval. It is labelled "
-        "changeguard-violation until someone sorts this out. It still needs:",
-    ]

@@ -1,0 +1,164 @@
+"""Every comment changeguard writes, compared in full: headline, why, what's missing, next step."""
+
+import pytest
+
+from rules.adf import adf_to_text
+from rules.approvals import Approval, ApprovalOutcome, ApprovalRole as R, ApprovalState, ApprovalVerdict as AV
+from rules.awaiting_approval_gate import Finding, Problem
+from rules.material_edit import EditDecision, EditVerdict, FieldChange
+from rules.move_comments import MoveContext, comment_for_move, comment_for_withdrawal
+from rules.policy import Category
+from rules.policy import FieldRole as F
+from rules.status_move import MoveDecision, Reason, Verdict
+from worker.policy_file import load_policy
+
+POLICY = load_policy()
+AT = "2026-11-24T10:00:00+00:00"
+HOE = (frozenset({R.HEAD_OF_ENGINEERING}),)
+IC = (frozenset({R.INCIDENT_COMMANDER}),)
+CAB = (frozenset({R.CAB, R.HEAD_OF_ENGINEERING}),)
+
+
+def ctx(frm="Awaiting Approval", to="Approved", category=Category.NORMAL, reverted=True):
+    return MoveContext(actor="712020:alice", from_status=frm, to_status=to, category=category,
+                       incident_commander="712020:erin", reverted=reverted)
+
+
+def refused(verdict, missing, approvals=()):
+    return MoveDecision(Verdict.REVERT, Reason.APPROVAL_REFUSED, revert_to_status_id="10002",
+                        approval=ApprovalOutcome(verdict, ApprovalState("r", {}, approvals), missing))
+
+
+CASES = [
+    ("gate failed", MoveDecision(Verdict.REVERT, Reason.GATE_FAILED,
+                                 (Finding(F.ROLLBACK_PLAN, Problem.PLACEHOLDER, "TBD"),)),
+     ctx("Draft", "Awaiting Approval"),
+     "Moved back to Draft: 1 thing missing\n"
+     ", this change can't go to Awaiting Approval yet. It still needs:\n"
+     "Rollback Plan only says “TBD”: describe how to undo the change if it goes wrong, in at least a sentence.\n\n"
+     "Next: fill these in on this issue, then move it to Awaiting Approval again. changeguard checks it again as soon as you do."),
+    ("review missing", MoveDecision(Verdict.REVERT, Reason.REVIEW_MISSING,
+                                    (Finding(F.OUTCOME, Problem.MISSING),
+                                     Finding(F.RETROSPECTIVE, Problem.MISSING))),
+     ctx("Implemented", "Closed", Category.EMERGENCY),
+     "Moved back to Implemented: 2 things missing\n"
+     ", the post-implementation review is not complete. Closing needs:\n"
+     "Outcome is empty: choose Successful, Failed or Rolled Back.\n\n"
+     "Retrospective is empty: add the notes of the full-CAB retrospective.\n\n"
+     "Next: record the review on this issue, then close it again."),
+    ("a jump", MoveDecision(Verdict.REVERT, Reason.DISALLOWED_MOVE), ctx("Approved", "Closed"),
+     "Moved back to Approved: Approved → Closed is not a step of the change process\n"
+     ", a change goes Draft → Awaiting Approval → Approved → Implementing → Implemented → Closed, "
+     "one step at a time. From Approved it can go to Awaiting Approval, Cancelled, Implementing.\n"
+     "Next: move it one step at a time; each step has its own checks."),
+    ("a jump with no way back", MoveDecision(Verdict.REVERT, Reason.DISALLOWED_MOVE),
+     ctx("Draft", "Implementing", reverted=False),
+     "Not allowed: Draft → Implementing\n"
+     ", a change goes Draft → Awaiting Approval → Approved → Implementing → Implemented → Closed, "
+     "one step at a time. From Draft it can go to Awaiting Approval, Cancelled. changeguard could "
+     "not move it back to Draft: the workflow offers no way back from Implementing, so it is "
+     "labelled changeguard-violation and the team is alerted.\n"
+     "Next: move it one step at a time; each step has its own checks."),
+    ("from a status with no moves", MoveDecision(Verdict.REVERT, Reason.DISALLOWED_MOVE),
+     ctx("Closed", "Implementing"),
+     "Moved back to Closed: Closed → Implementing is not a step of the change process\n"
+     ", a change goes Draft → Awaiting Approval → Approved → Implementing → Implemented → Closed, "
+     "one step at a time. From Closed it can go to no other status.\n"
+     "Next: move it one step at a time; each step has its own checks."),
+    ("approval no longer standing", MoveDecision(Verdict.REVERT, Reason.APPROVAL_NOT_STANDING),
+     ctx("Approved", "Implementing"),
+     "Moved back to Approved: no standing approval\n"
+     ", this change has no approval for its current content (an edit to the category, type, "
+     "plans, risk or window withdraws the approval).\n"
+     "Next: move it to Awaiting Approval and get it approved again."),
+    ("one of two emergency approvals",
+     MoveDecision(Verdict.REVERT, Reason.APPROVAL_RECORDED, approval=ApprovalOutcome(
+         AV.RECORDED, ApprovalState("r", {}, (Approval("712020:dana", R.HEAD_OF_ENGINEERING, AT),)),
+         IC)), ctx(category=Category.EMERGENCY),
+     "Approval recorded: the Head of Engineering approved; the Incident Commander named on the "
+     "change still has to\n"
+     ", your approval as the Head of Engineering is recorded. An Emergency change also needs the "
+     "Incident Commander named on the change, so changeguard moved it back to Awaiting Approval "
+     "until then.\n"
+     "Next: the Incident Commander named on the change moves it to Approved to approve it."),
+    ("self-approval", refused(AV.SELF_APPROVAL, CAB), ctx(),
+     "Moved back to Awaiting Approval: you can't approve your own change\n"
+     ", you reported this change, and nobody approves a change they reported.\n"
+     "Next: ask a CAB member (group cab) or the Head of Engineering (group head-of-engineering) "
+     "to move it to Approved."),
+    ("not an approver", refused(AV.NOT_AN_APPROVER, CAB), ctx(),
+     "Moved back to Awaiting Approval: only a CAB member (group cab) or the Head of Engineering "
+     "(group head-of-engineering) can approve it\n"
+     ", a Normal change is approved by a CAB member (group cab) or the Head of Engineering "
+     "(group head-of-engineering), and you are not in those groups.\n"
+     "Next: ask a CAB member (group cab) or the Head of Engineering (group head-of-engineering) "
+     "to move it to Approved."),
+    ("not an approver of a standard change", refused(AV.NOT_AN_APPROVER, CAB),
+     ctx(category=Category.STANDARD),
+     "Moved back to Awaiting Approval: only a team lead (group team-leads) or the Head of "
+     "Engineering (group head-of-engineering) can approve it\n"
+     ", a Standard change is approved by a team lead (group team-leads) or the Head of "
+     "Engineering (group head-of-engineering), and you are not in those groups.\n"
+     "Next: ask a team lead (group team-leads) or the Head of Engineering (group "
+     "head-of-engineering) to move it to Approved."),
+    ("not the named IC", refused(AV.NOT_THE_NAMED_IC, IC), ctx(category=Category.EMERGENCY),
+     "Moved back to Awaiting Approval: you are not its Incident Commander\n"
+     ", you are an Incident Commander, but not the one named on this change, and an Emergency "
+     "change needs the approval of the Head of Engineering (group head-of-engineering) and the "
+     "Incident Commander named on the change (group incident-commanders), two different people.\n"
+     "Next: ask the named Incident Commander to approve it, or change the Incident Commander "
+     "field if the on-call changed."),
+    ("same person twice", refused(AV.SAME_PERSON, IC), ctx(category=Category.EMERGENCY),
+     "Moved back to Awaiting Approval: it needs a second person\n"
+     ", your approval is already recorded; this change also needs the Incident Commander named "
+     "on the change, and one person can't give both approvals.\n"
+     "Next: ask the Incident Commander named on the change to move it to Approved."),
+    ("role already filled", refused(AV.ROLE_ALREADY_FILLED, IC), ctx(category=Category.EMERGENCY),
+     "Moved back to Awaiting Approval: the Incident Commander named on the change still has to "
+     "approve\n"
+     ", an approval in your role is already recorded; this change still needs the Incident "
+     "Commander named on the change.\n"
+     "Next: ask the Incident Commander named on the change to move it to Approved."),
+]
+
+
+@pytest.mark.parametrize("decision, context, expected", [c[1:] for c in CASES],
+                         ids=[c[0] for c in CASES])
+def test_comment_for_move(decision, context, expected):
+    comment = comment_for_move(decision, context, POLICY)
+    assert comment["content"][1]["content"][0] == {"type": "mention",
+                                                   "attrs": {"id": "712020:alice"}}
+    assert adf_to_text(comment) == expected
+
+
+def test_comment_without_an_actor_has_no_mention():
+    decision = MoveDecision(Verdict.REVERT, Reason.DISALLOWED_MOVE)
+    context = MoveContext(None, "Draft", "Implementing", None, None, True)
+    comment = comment_for_move(decision, context, POLICY)
+    assert comment["content"][1]["content"][0]["type"] == "text"
+
+
+WITHDRAWALS = [
+    ("approved and moved back", EditDecision(EditVerdict.WITHDRAW_AND_REVERT, (
+        FieldChange(F.ROLLBACK_PLAN, "Revert the PR.", "Restore from last night's backup."),
+        FieldChange(F.RISK_LEVEL, "", "High"),
+        FieldChange(F.PLANNED_END, "2026-12-01T11:00:00+00:00", "x" * 90)), "10002"),
+     "Approval withdrawn: the change was edited after approval\n"
+     ", you changed what was approved, so the approval is withdrawn and changeguard moved the "
+     "change back to Awaiting Approval. What changed:\n"
+     "Rollback Plan: “Revert the PR.” → “Restore from last night's backup.”\n\n"
+     "Risk Level: (empty) → “High”\n\n"
+     "Planned End: “2026-12-01T11:00:00+00:00” → “" + "x" * 77 + "…”\n\n"
+     "Next: the approvers review the change as it is now and move it to Approved again."),
+    ("partial approvals dropped", EditDecision(EditVerdict.WITHDRAW, ()),
+     "Approval withdrawn: the change was edited after approval\n"
+     ", you changed what was approved, so the approval is withdrawn. What changed:\n"
+     "Next: the approvers review the change as it is now and move it to Approved again."),
+]
+
+
+@pytest.mark.parametrize("decision, expected", [w[1:] for w in WITHDRAWALS],
+                         ids=[w[0] for w in WITHDRAWALS])
+def test_comment_for_withdrawal(decision, expected):
+    assert adf_to_text(comment_for_withdrawal(decision, "712020:bob", POLICY)) == expected
+    assert comment_for_withdrawal(decision, None, POLICY)["content"][1]["content"][0]["type"] == "text"
