@@ -30,6 +30,12 @@ MATERIAL_FIELDS = (
     FieldRole.PLANNED_START, FieldRole.PLANNED_END,
 )
 _SHOWN_CHARACTERS = 200
+ROLE_DESCRIPTIONS = {
+    ApprovalRole.TEAM_LEAD: "a team lead",
+    ApprovalRole.CAB: "a CAB member",
+    ApprovalRole.HEAD_OF_ENGINEERING: "the Head of Engineering",
+    ApprovalRole.INCIDENT_COMMANDER: "the Incident Commander named on the change",
+}
 
 
 @dataclasses.dataclass(frozen=True)

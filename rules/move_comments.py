@@ -6,7 +6,7 @@ import dataclasses
 from typing import Any
 
 from .adf import bullet_list, document, mention, paragraph, text
-from .approvals import ApprovalRole, ApprovalVerdict
+from .approvals import ROLE_DESCRIPTIONS, ApprovalVerdict
 from .material_edit import EditDecision, EditVerdict
 from .messages import describe_finding
 from .policy import Category, GroupRole, Policy, StatusRole
@@ -14,12 +14,7 @@ from .status_move import MoveDecision, Reason
 
 ADF = dict[str, Any]
 
-ROLE_NAMES = {
-    ApprovalRole.TEAM_LEAD: "a team lead",
-    ApprovalRole.CAB: "a CAB member",
-    ApprovalRole.HEAD_OF_ENGINEERING: "the Head of Engineering",
-    ApprovalRole.INCIDENT_COMMANDER: "the Incident Commander named on the change",
-}
+ROLE_NAMES = ROLE_DESCRIPTIONS
 NO_WAY_BACK = ("changeguard could not move it back to {back}: the workflow offers no way back "
                "from {status}, so it is labelled {label} and the team is alerted.")
 

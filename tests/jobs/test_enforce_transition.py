@@ -146,3 +146,17 @@ def test_site_ids_come_from_jira_not_from_code(runtime, jira):
     statuses = requests.get(f"{jira.base_url}/rest/api/3/status",
                             auth=(jira.bot.email, jira.bot.api_token), timeout=5).json()
     assert {s["name"]: s["id"] for s in statuses}["Awaiting Approval"] == awaiting
+
+
+def test_check_explains_an_issue_with_one_read_and_no_writes(jira, runtime):
+    from jobs.explain import explain_issue
+
+    args = move_to_awaiting(jira, INCOMPLETE)
+    jira.reset_recordings()
+    text = explain_issue(args["issue_key"], runtime=runtime)
+    assert text.splitlines()[:3] == [
+        f"{args['issue_key']} “Rotate edge TLS certificates”: Normal change, in Awaiting Approval",
+        "  into Awaiting Approval: 2 things missing",
+        "    - Deployment Plan is empty: list the steps that deploy the change.",
+    ]
+    assert bot_calls(jira) == [("GET", args["issue_key"])]

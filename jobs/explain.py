@@ -1,0 +1,17 @@
+"""Explain an issue against the policy now, without changing anything (`changeguard check KEY`)."""
+
+from __future__ import annotations
+
+from rules.change_request import fields_to_fetch, parse_change_request
+from rules.explanation import explain
+from rules.issue_record import PROPERTY_KEY, parse_record
+from worker.runtime import Runtime
+
+
+def explain_issue(issue_key: str, *, runtime: Runtime) -> str:
+    """Read the issue (one GET) and return the gate-by-gate explanation as text."""
+    issue = runtime.jira.get_issue(issue_key, fields=fields_to_fetch(runtime.site),
+                                   properties=[PROPERTY_KEY])
+    change = parse_change_request(issue, runtime.site)
+    record = parse_record((issue.get("properties") or {}).get(PROPERTY_KEY))
+    return "\n".join(explain(change, record, runtime.policy, runtime.site))
