@@ -5,7 +5,7 @@ import pytest
 from tests.fixture_files import load_fixture
 from webhooks.events import parse_body
 from webhooks.router import Context, JobRequest
-from webhooks.routes import ENFORCE_TRANSITION, router
+from webhooks.routes import ENFORCE_EDIT, ENFORCE_TRANSITION, router
 from worker.policy_file import load_policy
 
 CONTEXT = Context(event_id="3f1c3a94-1c7e-4f0d-9a7b-0d2b1f6a5e11", policy=load_policy())
@@ -54,6 +54,30 @@ def transition(issue_key, changelog_id, timestamp, from_id, to_id, actor):
     ids=["status-change", "created-with-status", "status-change-any-type", "description-edit", "assignee-change"],
 )
 def test_enforce_transition_jobs(name, jobs):
+    assert routed(name) == jobs
+
+
+def edit(issue_key, changelog_id, timestamp, actor):
+    return JobRequest(
+        func=ENFORCE_EDIT,
+        job_id=f"changeguard-edit-{issue_key}-{changelog_id}",
+        kwargs={"issue_key": issue_key, "event_id": CONTEXT.event_id, "timestamp": timestamp,
+                "changelog_id": changelog_id, "actor_account_id": actor},
+    )
+
+
+ACTOR = "5b10ac8d82e05b22cc7df0a6"
+
+
+@pytest.mark.parametrize(("name", "jobs"), [
+    ("issue_updated_change_request_rollback_plan_edit",
+     (edit("CHG-7", "20110", 1735530200000, ACTOR),)),
+    ("issue_updated_change_request_transition_with_window_edit",
+     (transition("CHG-7", "20111", 1735530200000, "10003", "10002", ACTOR),
+      edit("CHG-7", "20111", 1735530200000, ACTOR))),
+    ("issue_updated_change_request_description_edit", ()),
+], ids=["material-edit", "transition-with-material-edit", "description-is-not-material"])
+def test_material_edits_enqueue_the_approval_check(name, jobs):
     assert routed(name) == jobs
 
 
