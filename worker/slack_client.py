@@ -1,0 +1,226 @@
+"""Talk to the Slack Web API: the only code that knows its URL, token, timeouts and retry."""
+
+from __future__ import annotations
+
+import http.client
+import itertools
+import logging
+import random
+import sys
+import threading
+import time
+from collections.abc import Callable, Mapping
+from typing import IO, Any
+from urllib.error import URLError
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from .settings import DEFAULT_SLACK_API_URL, Settings
+
+logger = logging.getLogger(__name__)
+
+# Methods that change nothing, or set the same end state when sent twice.
+_IDEMPOTENT = frozenset({"auth.test", "chat.update", "users.lookupByEmail"})
+
+
+class SlackError(Exception):
+    """Slack answered with an error, or could not be reached."""
+
+    def __init__(self, message: str, *, method: str, status: int | None = None,
+                 error: str | None = None):
+        super().__init__(message)
+        self.method = method
+        self.status = status
+        self.error = error
+
+
+class SlackRejected(SlackError):
+    """Slack refused the call (``ok: false``: invalid_auth, channel_not_found, not_in_channel…)."""
+
+
+class SlackRateLimited(SlackError):
+    """Slack kept answering 429 past the retry budget; the job should be retried later."""
+
+    def __init__(self, message: str, *, method: str, status: int | None = None,
+                 error: str | None = None, retry_after: float | None = None):
+        super().__init__(message, method=method, status=status, error=error)
+        self.retry_after = retry_after
+
+
+class SlackUnavailable(SlackError):
+    """Slack kept failing (5xx or no connection) past the retry budget."""
+
+
+class SlackClient:
+    """A small Slack Web API client with verb-shaped methods and a bounded retry policy."""
+
+    def __init__(
+        self,
+        token: str,
+        *,
+        base_url: str = DEFAULT_SLACK_API_URL,
+        timeout: float = 10.0,
+        max_attempts: int = 5,
+        max_wait: float = 30.0,
+        backoff_base: float = 0.5,
+        sleep: Callable[[float], None] = time.sleep,
+    ):
+        # retry_handlers=[]: our policy is the only one; slack-sdk would otherwise retry
+        # connection errors by itself, outside any budget we can see.
+        self._web = WebClient(token=token, base_url=base_url, timeout=timeout, retry_handlers=[])
+        self.base_url = base_url
+        self._max_attempts = max_attempts
+        self._max_wait = max_wait
+        self._backoff_base = backoff_base
+        self._sleep = sleep
+
+    # -- transport ---------------------------------------------------------------------------
+
+    def call(self, method: str, *, http_verb: str = "POST", json: Mapping[str, Any] | None = None,
+             params: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """Call one Web API method; retry 429 (honouring Retry-After) and transient faults, bounded."""
+        idempotent = method in _IDEMPOTENT
+        for attempt in range(1, self._max_attempts + 1):
+            try:
+                response = self._web.api_call(
+                    method, http_verb=http_verb, json=dict(json) if json is not None else None,
+                    params=dict(params) if params is not None else None,
+                )
+                return dict(response.data)
+            except SlackApiError as exc:
+                status = exc.response.status_code
+                error = _error_code(exc)
+                logger.warning("slack error", extra={"method": method, "status": status,
+                                                     "error": error, "attempt": attempt})
+                wait = self._wait_before_retry(method, status, exc, attempt, idempotent)
+                if wait is None:
+                    raise _error_for(method, status, error, exc) from exc
+            except (OSError, http.client.HTTPException) as exc:
+                # urllib wraps failures before the request was fully sent in URLError
+                # (refused, DNS, connect timeout): Slack cannot have acted on those.
+                unsent = isinstance(exc, URLError)
+                logger.warning("slack unreachable", extra={"method": method, "attempt": attempt,
+                                                           "error": str(exc)})
+                if not (unsent or idempotent) or attempt == self._max_attempts:
+                    raise SlackUnavailable(f"{method}: {exc}", method=method) from exc
+                wait = self._backoff(attempt)
+            self._sleep(wait)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _wait_before_retry(self, method: str, status: int, exc: SlackApiError, attempt: int,
+                           idempotent: bool) -> float | None:
+        if attempt == self._max_attempts:
+            return None
+        if status == 429:
+            # Slack did not act on a rate-limited call, so even chat.postMessage is safe to resend.
+            wait = _retry_after(exc)
+            wait = self._backoff(attempt) if wait is None else wait
+        elif status >= 500 and idempotent:
+            # A 5xx on chat.postMessage may still have posted: leave the decision to the job.
+            wait = self._backoff(attempt)
+        else:
+            return None
+        return wait if wait <= self._max_wait else None
+
+    def _backoff(self, attempt: int) -> float:
+        # Exponential backoff with full jitter, capped.
+        return min(self._max_wait, self._backoff_base * 2 ** (attempt - 1)) * random.uniform(0.5, 1.0)
+
+    # -- messages ------------------------------------------------------------------------------
+
+    def post_message(self, channel: str, text: str, *, blocks: list | None = None,
+                     thread_ts: str | None = None) -> dict[str, str]:
+        """Post a message (in a thread when ``thread_ts`` is given); return its channel id and ts."""
+        body: dict[str, Any] = {"channel": channel, "text": text}
+        if blocks is not None:
+            body["blocks"] = blocks
+        if thread_ts is not None:
+            body["thread_ts"] = thread_ts
+        data = self.call("chat.postMessage", json=body)
+        return {"channel": data["channel"], "ts": data["ts"]}
+
+    def update_message(self, channel: str, ts: str, text: str, *,
+                       blocks: list | None = None) -> dict[str, str]:
+        """Replace the text (and blocks) of a message the bot posted; return its channel and ts."""
+        body: dict[str, Any] = {"channel": channel, "ts": ts, "text": text}
+        if blocks is not None:
+            body["blocks"] = blocks
+        data = self.call("chat.update", json=body)
+        return {"channel": data["channel"], "ts": data["ts"]}
+
+    def auth_test(self) -> dict[str, Any]:
+        """Return who the token belongs to (team, user_id, bot_id); raise SlackRejected if refused."""
+        return self.call("auth.test")
+
+
+class ConsoleSlack:
+    """Stands in for Slack when no SLACK_BOT_TOKEN is set: messages go to the log and stdout."""
+
+    def __init__(self, stream: IO[str] | None = None):
+        self._stream = stream
+        self._numbers = itertools.count(1)
+        self._lock = threading.Lock()
+
+    def _show(self, event: str, channel: str, text: str, line: str, **extra: Any) -> None:
+        logger.info(event, extra={"channel": channel, "text": text, **extra})
+        # stdout on purpose: without a token this *is* the Slack channel of the demo.
+        stream = self._stream or sys.stdout
+        stream.write(line + "\n")
+        stream.flush()
+
+    def post_message(self, channel: str, text: str, *, blocks: list | None = None,
+                     thread_ts: str | None = None) -> dict[str, str]:
+        """Show the message and return a fake ts ("console-1", "console-2", …)."""
+        with self._lock:
+            ts = f"console-{next(self._numbers)}"
+        self._show("slack message", channel, text, f"[slack {_label(channel)}] {text}")
+        return {"channel": channel, "ts": ts}
+
+    def update_message(self, channel: str, ts: str, text: str, *,
+                       blocks: list | None = None) -> dict[str, str]:
+        """Show the new text of a message, marked as an update."""
+        self._show("slack message updated", channel, text,
+                   f"[slack {_label(channel)}] (updated) {text}", ts=ts)
+        return {"channel": channel, "ts": ts}
+
+    def auth_test(self) -> dict[str, Any]:
+        """Return a stand-in identity: there is no Slack workspace to ask."""
+        return {"ok": True, "team": "console", "user": "console", "user_id": None}
+
+
+def slack_client_for(settings: Settings) -> SlackClient | ConsoleSlack:
+    """Return the Slack client for the configured bot token, or ConsoleSlack without one."""
+    if settings.slack_bot_token:
+        return SlackClient(settings.slack_bot_token, base_url=settings.slack_api_url)
+    return ConsoleSlack()
+
+
+def _label(channel: str) -> str:
+    return channel if channel.startswith("#") else f"#{channel}"
+
+
+def _error_code(exc: SlackApiError) -> str | None:
+    data = exc.response.data
+    return data.get("error") if isinstance(data, dict) else None
+
+
+def _retry_after(exc: SlackApiError) -> float | None:
+    headers = {k.lower(): v for k, v in (exc.response.headers or {}).items()}
+    value = headers.get("retry-after")
+    if isinstance(value, list):
+        value = value[0] if value else None
+    try:
+        return max(0.0, float(value)) if value is not None else None
+    except ValueError:
+        return None
+
+
+def _error_for(method: str, status: int, error: str | None, exc: SlackApiError) -> SlackError:
+    message = f"{method} -> {status}: {error or 'no error code'}"
+    if status == 429:
+        return SlackRateLimited(message, method=method, status=status, error=error,
+                                retry_after=_retry_after(exc))
+    if status >= 500:
+        return SlackUnavailable(message, method=method, status=status, error=error)
+    return SlackRejected(message, method=method, status=status, error=error)
