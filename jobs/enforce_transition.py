@@ -5,10 +5,9 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from rules.adf import adf_to_text
 from rules.change_request import ChangeRequest, fields_to_fetch, parse_change_request
 from rules.issue_record import PROPERTY_KEY, AuditEntry, IssueRecord, parse_record
-from rules.move_comments import MoveContext, comment_for_move
+from rules.move_comments import MoveContext, comment_for_move, violation_alert
 from rules.policy import FieldRole
 from rules.status_move import (MoveDecision, Reason, StatusMove, Verdict, is_approval_gesture,
                                judge_move, screen_move)
@@ -88,10 +87,9 @@ def _make_plan(rt: Runtime, issue_key: str, move: StatusMove, decision: MoveDeci
         else:
             decision_name = "flagged"
             steps.append({"kind": "label", "label": rt.policy.violation_label})
+            url = f"{rt.settings.jira_base_url}/browse/{issue_key}"
             steps.append({"kind": "alert", "channel": rt.policy.slack_channel,
-                          "text": f"{issue_key}: {from_name} → {to_name} breaks the change "
-                                  f"policy and changeguard could not undo it. "
-                                  f"{adf_to_text(comment).splitlines()[0]}"})
+                          "text": violation_alert(issue_key, change.summary, ctx, rt.policy, url)})
         steps.append({"kind": "comment", "body": comment})
     elif decision.reason is Reason.APPROVED:
         decision_name = "approved"

@@ -74,9 +74,6 @@ def _take(rt: Runtime, issue_key: str, step: dict[str, Any]) -> None:
     elif kind == "record":
         rt.jira.set_issue_property(issue_key, PROPERTY_KEY, step["value"])
     elif kind == "alert":
-        if rt.slack is None:
-            logger.error("slack alert", extra={"channel": step["channel"], "text": step["text"]})
-        else:
-            rt.slack.post_message(step["channel"], step["text"])
+        rt.slack.post_message(step["channel"], step["text"])
     else:  # pragma: no cover - plans are written by this module's callers only
         raise ValueError(f"unknown step {kind!r}")

@@ -131,6 +131,14 @@ def _explain(decision: MoveDecision, ctx: MoveContext, policy: Policy) -> tuple[
             f"ask {approvers} to move it to Approved.")
 
 
+def violation_alert(key: str, summary: str, ctx: MoveContext, policy: Policy, url: str) -> str:
+    """Return the Slack alert for a move that breaks the policy and could not be undone."""
+    return (f":warning: {key} “{summary}” was moved {ctx.from_status} → {ctx.to_status}, which "
+            f"the change policy does not allow, and changeguard could not move it back (the "
+            f"workflow has no such transition). It is labelled {policy.violation_label}; please "
+            f"look at it: {url}")
+
+
 def comment_for_withdrawal(decision: EditDecision, actor: str | None, policy: Policy) -> ADF:
     """Return the comment for approvals withdrawn by an edit, showing what changed."""
     moved = decision.verdict is EditVerdict.WITHDRAW_AND_REVERT

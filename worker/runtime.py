@@ -15,6 +15,7 @@ from .jira_client import JiraClient
 from .policy_file import load_policy
 from .settings import Settings, SettingsError
 from .site_resolver import resolve_site
+from .slack_client import slack_client_for
 
 logger = logging.getLogger(__name__)
 
@@ -53,7 +54,7 @@ def build_runtime(settings: Settings) -> Runtime:
     jira = jira_client_for(settings)
     site = resolve_site(jira, policy)
     return Runtime(settings=settings, policy=policy, site=site, jira=jira,
-                   redis=connect_redis(settings.redis_url))
+                   redis=connect_redis(settings.redis_url), slack=slack_client_for(settings))
 
 
 def install(runtime: Runtime) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 
 import pytest
 import requests
@@ -10,9 +9,11 @@ import requests
 from jobs.enforce_transition import enforce_transition
 from rules.policy import StatusRole
 from sandbox.jira_server import SandboxJira
+from sandbox.slack_server import SandboxSlack
 from worker.jira_client import JiraClient, JiraUnavailable
 from worker.policy_file import load_policy
 from worker.runtime import Runtime, connect_redis
+from worker.slack_client import SlackClient
 from worker.site_resolver import resolve_site
 
 from ..e2e.test_awaiting_approval_e2e import COMPLETE, INCOMPLETE
@@ -29,12 +30,20 @@ def jira():
 
 
 @pytest.fixture
-def runtime(jira, redis_url, namespace):
+def slack():
+    with SandboxSlack() as sandbox:
+        sandbox.start()
+        yield sandbox
+
+
+@pytest.fixture
+def runtime(jira, slack, redis_url, namespace):
     settings = settings_for(jira, redis_url, namespace)
     policy = load_policy()
     client = JiraClient(jira.base_url, jira.bot.email, jira.bot.api_token, backoff_base=0.01)
     return Runtime(settings=settings, policy=policy, site=resolve_site(client, policy),
-                   jira=client, redis=connect_redis(redis_url))
+                   jira=client, redis=connect_redis(redis_url),
+                   slack=SlackClient(slack.token, base_url=slack.api_url))
 
 
 def move_to_awaiting(jira, fields, actor="alice"):
@@ -123,8 +132,7 @@ def test_created_straight_into_awaiting_approval_goes_back_to_draft(jira, runtim
     assert jira.status_of(args["issue_key"]) == "Draft"
 
 
-def test_no_way_back_labels_comments_and_alerts(jira, runtime, caplog):
-    caplog.set_level(logging.INFO, logger="jobs.issue_actions")
+def test_no_way_back_labels_comments_and_alerts(jira, slack, runtime):
     key = jira.create_change_request("alice", "Hotfix", INCOMPLETE)
     jira.transition(key, "Implementing", as_user="alice")  # a global shortcut on this site
     args = move_args(jira, key, "alice")
@@ -136,9 +144,13 @@ def test_no_way_back_labels_comments_and_alerts(jira, runtime, caplog):
     [comment] = jira.comments(key)
     assert comment["text"].splitlines()[0] == "Not allowed: Draft → Implementing"
     assert jira.property(key, "changeguard")["audit"][-1]["decision"] == "flagged"
-    assert [r.getMessage() for r in caplog.records if r.name == "jobs.issue_actions"] == [
-        "violation labelled", "slack alert", "violation alerted", "comment added",
-        "issue record updated"]
+    [alert] = slack.messages
+    assert (alert.channel, alert.text) == (
+        "#deployments",
+        f":warning: {key} “Hotfix” was moved Draft → Implementing, which the change policy does "
+        "not allow, and changeguard could not move it back (the workflow has no such "
+        "transition). It is labelled changeguard-violation; please look at it: "
+        f"{jira.base_url}/browse/{key}")
 
 
 def test_site_ids_come_from_jira_not_from_code(runtime, jira):

@@ -162,3 +162,14 @@ WITHDRAWALS = [
 def test_comment_for_withdrawal(decision, expected):
     assert adf_to_text(comment_for_withdrawal(decision, "712020:bob", POLICY)) == expected
     assert comment_for_withdrawal(decision, None, POLICY)["content"][1]["content"][0]["type"] == "text"
+
+
+def test_violation_alert():
+    from rules.move_comments import violation_alert
+
+    assert violation_alert("CHG-9", "Hotfix", ctx("Draft", "Implementing", reverted=False), POLICY,
+                           "https://acme.atlassian.net/browse/CHG-9") == (
+        ":warning: CHG-9 “Hotfix” was moved Draft → Implementing, which the change policy does not "
+        "allow, and changeguard could not move it back (the workflow has no such transition). It "
+        "is labelled changeguard-violation; please look at it: "
+        "https://acme.atlassian.net/browse/CHG-9")
