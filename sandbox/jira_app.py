@@ -17,7 +17,7 @@ from typing import Any, Callable, Iterable
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Request, Response
 
-from sandbox import jira_routes, webhook_admin  # noqa: F401 - their handlers register on import
+from sandbox import jira_routes, jira_workflows, webhook_admin  # noqa: F401 - routes
 from sandbox.jira_routing import ROUTES, URL_MAP, Call
 from sandbox.jira_state import JiraError, JiraSite, SandboxUser, format_time, utc_now
 from sandbox.spec_check import SpecChecker, SpecRequest, SpecResponse, is_checked

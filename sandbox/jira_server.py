@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import threading
 from datetime import datetime
@@ -240,6 +241,39 @@ class SandboxJira:
         """Forget recorded requests, deliveries and spec violations."""
         self._app.reset_recordings()
         self._sender.clear()
+
+    # Breaking the site (for `changeguard doctor` tests)
+
+    def remove_field(self, name: str) -> None:
+        """Delete the field with this name, as an admin deleting a custom field would."""
+        with self.site.lock:
+            del self.site.fields[self.site.field_by_name(name).id]
+
+    def remove_group(self, name: str) -> None:
+        """Delete a group and everyone's membership of it."""
+        with self.site.lock:
+            if self.site.groups.pop(name, None) is None:
+                raise KeyError(f"the sandbox has no group named {name!r}")
+            for short, person in self.site.users.items():
+                groups = tuple(g for g in person.groups if g != name)
+                self.site.users[short] = dataclasses.replace(person, groups=groups)
+
+    def remove_transition(self, from_status_name: str, to_status_name: str) -> None:
+        """Remove the workflow's directed transition from one status to another."""
+        with self.site.lock:
+            source = self.site.status_by_name(from_status_name).id
+            target = self.site.status_by_name(to_status_name).id
+            kept, found = [], False
+            for transition in self.site.transitions:
+                if transition.to_id == target and source in (transition.from_ids or ()):
+                    found = True
+                    transition = dataclasses.replace(transition,
+                                                     from_ids=transition.from_ids - {source})
+                if transition.from_ids != frozenset():
+                    kept.append(transition)
+            if not found:
+                raise KeyError(f"no directed transition {from_status_name} → {to_status_name}")
+            self.site.transitions[:] = kept
 
     # Webhooks
 

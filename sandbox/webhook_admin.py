@@ -15,13 +15,13 @@ def list_webhooks(call: Call) -> Answer:
     return 200, list(call.registrations.values())
 
 
-@route("/rest/webhooks/1.0/webhook", "POST")
-def register_webhook(call: Call) -> Answer:
+def _registration(call: Call, number: str) -> dict:
     body = call.json_body()
     if not isinstance(body.get("url"), str) or not body.get("name"):
         raise JiraError(400, ["A webhook needs a name and a url."])
-    number = str(len(call.registrations) + 1)
-    registration = {
+    # Like Jira, keep the secret to sign with but never show it again.
+    call.on_register(body["url"], body.get("secret"))
+    return {
         "self": f"{call.base}/rest/webhooks/1.0/webhook/{number}",
         "name": body["name"],
         "url": body["url"],
@@ -33,9 +33,21 @@ def register_webhook(call: Call) -> Answer:
         "lastUpdatedDisplayName": call.user.display_name,
         "lastUpdated": format_time(utc_now()),
     }
-    call.registrations[number] = registration
-    call.on_register(body["url"], body.get("secret"))
-    return 201, registration
+
+
+@route("/rest/webhooks/1.0/webhook", "POST")
+def register_webhook(call: Call) -> Answer:
+    number = str(max((int(n) for n in call.registrations), default=0) + 1)
+    call.registrations[number] = _registration(call, number)
+    return 201, call.registrations[number]
+
+
+@route("/rest/webhooks/1.0/webhook/<number>", "PUT")
+def update_webhook(call: Call, number: str) -> Answer:
+    if number not in call.registrations:
+        raise JiraError(404, ["Webhook not found."])
+    call.registrations[number] = _registration(call, number)
+    return 200, call.registrations[number]
 
 
 @route("/rest/webhooks/1.0/webhook/<number>", "DELETE")

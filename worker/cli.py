@@ -1,4 +1,4 @@
-"""The `changeguard` command: run the worker, the web endpoint, or the self-contained demo."""
+"""The `changeguard` command: run the worker, web endpoint or demo; check the site or an issue."""
 
 from __future__ import annotations
 
@@ -6,11 +6,17 @@ import argparse
 import os
 import sys
 
+import redis
+
 from rules.policy import PolicyError
 
-from .jira_client import JiraAuthError
+from .jira_client import JiraAuthError, JiraError, JiraNotFound
+from .logging_setup import configure_logging
 from .settings import Settings, SettingsError
 from .site_resolver import SiteMismatch
+from .webhook_setup import WebhookSetupError
+
+OPERATOR_COMMANDS = frozenset({"doctor", "setup-webhook", "check"})
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -26,6 +32,16 @@ def main(argv: list[str] | None = None) -> int:
         "demo", help="start sandbox Jira, Redis, web and worker, and walk through the policy"
     )
     demo.add_argument("--once", action="store_true", help="exit after the walkthrough")
+    commands.add_parser("doctor", help="check Jira, Redis and Slack against the policy; "
+                                       "exit 1 if anything needs fixing")
+    setup = commands.add_parser("setup-webhook",
+                                help="register (or update) Jira's admin webhook for changeguard")
+    setup.add_argument("url", help="the endpoint, e.g. https://cg.example.com/webhooks/jira")
+    setup.add_argument("--allow-unsigned", action="store_true",
+                       help="register without a secret when JIRA_WEBHOOK_SECRET is unset")
+    check = commands.add_parser("check", help="explain one change request against the policy "
+                                              "(changes nothing)")
+    check.add_argument("key", help="issue key, e.g. CHG-42")
     args = parser.parse_args(argv)
 
     try:
@@ -39,16 +55,63 @@ def main(argv: list[str] | None = None) -> int:
 
             run_worker(settings, burst=args.burst)
             return 0
+        if args.command in OPERATOR_COMMANDS:
+            # The report goes to stdout; routine warnings (a 404 for a missing group) are noise.
+            configure_logging("DEBUG" if settings.log_level == "DEBUG" else "ERROR",
+                              settings.log_format)
+        if args.command == "doctor":
+            from .doctor import run_doctor
+
+            return run_doctor(settings)
+        if args.command == "setup-webhook":
+            return _setup_webhook(settings, args.url, allow_unsigned=args.allow_unsigned)
+        if args.command == "check":
+            return _check(settings, args.key)
         root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
         os.execvp(sys.executable, [sys.executable, "-m", "gunicorn", "--chdir", root, "--bind", args.bind,
                                    "--workers", str(args.workers), "wsgi:app"])
     except JiraAuthError as exc:
         print(f"changeguard: Jira refused JIRA_EMAIL/JIRA_API_TOKEN ({exc})", file=sys.stderr)
         return 2
-    except (SettingsError, PolicyError, SiteMismatch) as exc:
+    except (SettingsError, PolicyError, SiteMismatch, WebhookSetupError) as exc:
         print(f"changeguard: {exc}", file=sys.stderr)
         return 2
+    except JiraError as exc:
+        print(f"changeguard: Jira refused the request: {exc}", file=sys.stderr)
+        return 1
+    except redis.RedisError as exc:
+        print(f"changeguard: cannot use Redis at REDIS_URL: {exc}", file=sys.stderr)
+        return 1
     return 0  # pragma: no cover - execvp does not return
+
+
+def _setup_webhook(settings: Settings, url: str, *, allow_unsigned: bool) -> int:
+    from .policy_file import load_policy
+    from .runtime import connect_redis, jira_client_for
+    from .webhook_setup import SecretMemory, setup_webhook
+
+    memory = None
+    if settings.redis_url:
+        memory = SecretMemory(connect_redis(settings.redis_url), settings)
+    for line in setup_webhook(url, settings=settings, policy=load_policy(settings.policy_path),
+                              jira=jira_client_for(settings), memory=memory,
+                              allow_unsigned=allow_unsigned):
+        print(line)
+    return 0
+
+
+def _check(settings: Settings, key: str) -> int:
+    from jobs.explain import explain_issue
+
+    from . import runtime as runtime_module
+
+    try:
+        print(explain_issue(key, runtime=runtime_module.build_runtime(settings)))
+    except JiraNotFound:
+        print(f"changeguard: {settings.jira_base_url} has no issue {key} that changeguard's "
+              "account can see", file=sys.stderr)
+        return 1
+    return 0
 
 
 if __name__ == "__main__":

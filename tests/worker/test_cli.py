@@ -1,4 +1,4 @@
-"""`changeguard worker` refuses to start on bad configuration, saying exactly what is wrong."""
+"""The `changeguard` command: the worker refuses bad configuration; `check` explains an issue."""
 
 import os
 import subprocess
@@ -8,7 +8,9 @@ from pathlib import Path
 import pytest
 
 from sandbox.jira_server import SandboxJira
-from worker.settings import DEFAULT_POLICY_PATH
+from jobs.explain import explain_issue
+from worker.runtime import build_runtime
+from worker.settings import DEFAULT_POLICY_PATH, Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -20,11 +22,17 @@ def jira():
         yield sandbox
 
 
-def run_worker(env_changes):
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("JIRA_", "CHANGEGUARD_"))}
+def run_changeguard(*args, env_changes):
+    """Run `changeguard ARGS…` in a subprocess with only ``env_changes`` configured."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("JIRA_", "CHANGEGUARD_", "SLACK_", "REDIS_"))}
     env.update(env_changes)
-    return subprocess.run([sys.executable, "-m", "worker", "worker", "--burst"], cwd=ROOT,
+    return subprocess.run([sys.executable, "-m", "worker", *args], cwd=ROOT,
                           env=env, capture_output=True, text=True, timeout=60)
+
+
+def run_worker(env_changes):
+    return run_changeguard("worker", "--burst", env_changes=env_changes)
 
 
 def site_env(jira, redis_url, **extra):
@@ -66,3 +74,21 @@ def test_wrong_api_token(jira, redis_url):
     assert result.returncode == 2
     assert result.stderr.splitlines()[-1].startswith(
         "changeguard: Jira refused JIRA_EMAIL/JIRA_API_TOKEN (GET rest/api/3/field -> 401")
+
+
+def test_check_prints_the_explanation_of_one_issue(jira, redis_url):
+    key = jira.create_change_request("alice", "Rotate the TLS certificates",
+                                     {"Change Category": "Normal"})
+    settings = Settings(jira_base_url=jira.base_url, jira_email=jira.bot.email,
+                        jira_api_token=jira.bot.api_token, jira_webhook_secret=None,
+                        redis_url=redis_url)
+    expected = explain_issue(key, runtime=build_runtime(settings))
+    result = run_changeguard("check", key, env_changes=site_env(jira, redis_url))
+    assert (result.returncode, result.stdout, result.stderr) == (0, expected + "\n", "")
+
+
+def test_check_of_an_unknown_issue(jira, redis_url):
+    result = run_changeguard("check", "CHG-999", env_changes=site_env(jira, redis_url))
+    assert (result.returncode, result.stdout, result.stderr.strip()) == (
+        1, "", f"changeguard: {jira.base_url} has no issue CHG-999 that changeguard's account "
+               "can see")

@@ -1,0 +1,235 @@
+"""`changeguard doctor` against the sandbox Jira, a real Redis and the fake Slack."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import socket
+
+import pytest
+
+from rules.policy import FieldRole
+from sandbox.jira_server import SandboxJira
+from sandbox.slack_server import SandboxSlack
+from worker.doctor import (
+    FIELD_TYPES,
+    CheckResult,
+    check_fields,
+    check_moves,
+    check_statuses,
+    run_doctor,
+)
+from worker.jira_client import JiraClient
+from worker.policy_file import load_policy
+from worker.settings import DEFAULT_POLICY_PATH, Settings
+
+from .test_cli import run_changeguard, site_env
+
+POLICY = load_policy()
+WORKFLOW = "'Change Request workflow'"
+FIELDS_OK = "OK  Fields: all 13 policy fields exist with the expected types"
+STATUSES_OK = "OK  Statuses: all 8 policy statuses exist"
+MOVES_OK = f"OK  Transitions: all 12 allowed moves and 5 ways back exist in workflow {WORKFLOW}"
+GROUPS_OK = "OK  Groups: all 4 policy groups exist and have members"
+SLACK_OFF = "OK  Slack: not configured; messages go to the log"
+
+
+@pytest.fixture
+def jira():
+    sandbox = SandboxJira().start()
+    yield sandbox
+    sandbox.stop()
+    assert sandbox.spec_violations == []
+
+
+def settings_for(jira, redis_url, **changes):
+    settings = Settings(jira_base_url=jira.base_url, jira_email=jira.bot.email,
+                        jira_api_token=jira.bot.api_token, jira_webhook_secret=None,
+                        redis_url=redis_url)
+    return dataclasses.replace(settings, **changes)
+
+
+def doctor(settings):
+    """Run the doctor in-process with a quick Jira client; return (exit code, lines)."""
+    lines = []
+    jira = JiraClient(settings.jira_base_url, settings.jira_email, settings.jira_api_token,
+                      max_attempts=1)
+    return run_doctor(settings, jira=jira, write=lines.append), lines
+
+
+def report(jira, redis_url, *middle, slack=SLACK_OFF):
+    return [f"OK  Policy file: loaded from {DEFAULT_POLICY_PATH}",
+            f"OK  Jira credentials: signed in to {jira.base_url} as changeguard "
+            f"({jira.bot.account_id})",
+            *middle,
+            f"OK  Redis: PING answered at {redis_url}",
+            slack]
+
+
+def test_default_sandbox_passes_every_check(jira, redis_url):
+    result = run_changeguard("doctor", env_changes=site_env(jira, redis_url))
+    assert (result.returncode, result.stderr) == (0, "")
+    assert result.stdout.splitlines() == report(jira, redis_url, FIELDS_OK, STATUSES_OK,
+                                                MOVES_OK, GROUPS_OK)
+
+
+def test_broken_site_gets_one_fail_line_per_fault_with_its_fix(jira, redis_url):
+    jira.remove_field("Rollback Plan")
+    jira.remove_group("cab")
+    jira.remove_transition("Awaiting Approval", "Draft")
+    result = run_changeguard("doctor", env_changes=site_env(jira, redis_url))
+    assert (result.returncode, result.stderr) == (1, "")
+    assert result.stdout.splitlines() == report(
+        jira, redis_url,
+        "FAIL Field 'Rollback Plan' does not exist: create a paragraph custom field "
+        "'Rollback Plan' and add it to the Change Request screens",
+        STATUSES_OK,
+        "FAIL Way back Awaiting Approval → Draft is missing: add a transition Awaiting Approval "
+        f"→ Draft to the workflow {WORKFLOW} and let changeguard's account use it",
+        "FAIL Group 'cab' does not exist: create the group 'cab' and add the CAB members")
+
+
+def remove_transitions(*moves):
+    return lambda jira: [jira.remove_transition(source, target) for source, target in moves]
+
+
+@pytest.mark.parametrize(("breaks", "expected"), [
+    (lambda jira: jira.remove_field("Change Category"),
+     ["FAIL Field 'Change Category' does not exist: create a single select custom field "
+      "'Change Category' with the options Standard, Normal, Emergency and add it to the "
+      "Change Request screens", STATUSES_OK, MOVES_OK, GROUPS_OK]),
+    (lambda jira: jira.remove_field("Incident Commander"),
+     ["FAIL Field 'Incident Commander' does not exist: create a user picker (single user) "
+      "custom field 'Incident Commander' and add it to the Change Request screens",
+      STATUSES_OK, MOVES_OK, GROUPS_OK]),
+    (lambda jira: jira.remove_group("incident-commanders"),
+     [FIELDS_OK, STATUSES_OK, MOVES_OK,
+      "FAIL Group 'incident-commanders' does not exist: create the group 'incident-commanders' "
+      "and add the incident commanders"]),
+    (remove_transitions(("Closed", "Implemented")),
+     [FIELDS_OK, STATUSES_OK,
+      "FAIL Way back Closed → Implemented is missing: add a transition Closed → Implemented "
+      f"to the workflow {WORKFLOW} and let changeguard's account use it", GROUPS_OK]),
+    (remove_transitions(("Draft", "Awaiting Approval"), ("Implementing", "Implemented")),
+     [FIELDS_OK, STATUSES_OK,
+      "FAIL Allowed move Draft → Awaiting Approval is missing: add a transition Draft → "
+      f"Awaiting Approval to the workflow {WORKFLOW}",
+      "FAIL Allowed move Implementing → Implemented is missing: add a transition Implementing "
+      f"→ Implemented to the workflow {WORKFLOW}", GROUPS_OK]),
+    # The global "Start implementation now" still leads from Approved to Implementing.
+    (remove_transitions(("Approved", "Implementing")),
+     [FIELDS_OK, STATUSES_OK, MOVES_OK, GROUPS_OK]),
+], ids=["select-field", "user-field", "group", "way-back-only", "forward-moves",
+        "covered-by-global-transition"])
+def test_each_fault_is_named_with_its_fix(jira, redis_url, breaks, expected):
+    breaks(jira)
+    code, lines = doctor(settings_for(jira, redis_url))
+    assert lines == report(jira, redis_url, *expected)
+    assert code == (0 if all(line.startswith("OK") for line in lines) else 1)
+
+
+def test_redis_down(jira):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    code, lines = doctor(settings_for(jira, f"redis://127.0.0.1:{port}/0"))
+    assert code == 1
+    assert [line for line in lines if line.startswith("FAIL")] == [lines[-2]]
+    assert re.fullmatch(rf"FAIL Redis: no answer to PING at redis://127\.0\.0\.1:{port}/0 "
+                        r"\(.+\): start Redis there or correct REDIS_URL", lines[-2])
+
+
+def test_redis_not_configured(jira):
+    code, lines = doctor(settings_for(jira, None))
+    assert (code, lines[-2]) == (1, "FAIL Redis: REDIS_URL is not set: set REDIS_URL to the Redis "
+                                    "the web endpoint and worker share, e.g. "
+                                    "redis://localhost:6379/0")
+
+
+def test_wrong_api_token_stops_the_jira_checks(jira, redis_url):
+    code, lines = doctor(settings_for(jira, redis_url, jira_api_token="wrong"))
+    assert (code, lines[1:3]) == (1, [
+        "FAIL Jira credentials refused (401): set JIRA_EMAIL to the email of changeguard's "
+        "Atlassian account and JIRA_API_TOKEN to an API token of that account",
+        "FAIL Jira fields, statuses, workflows and groups: not checked: fix the Jira connection "
+        "first, then run changeguard doctor again"])
+    assert lines[3:] == [f"OK  Redis: PING answered at {redis_url}", SLACK_OFF]
+
+
+@pytest.mark.parametrize(("token", "expected"), [
+    ("xoxb-sandbox", "OK  Slack: signed in as changeguard to workspace Changeguard Sandbox"),
+    ("xoxb-revoked", "FAIL Slack: auth.test at {url} failed (invalid_auth): set SLACK_BOT_TOKEN "
+                     "to the Bot User OAuth Token (xoxb-…) of changeguard's Slack app, and "
+                     "SLACK_API_URL only for a test double"),
+], ids=["token-accepted", "token-refused"])
+def test_slack_auth_test(jira, redis_url, token, expected):
+    with SandboxSlack() as slack:
+        settings = settings_for(jira, redis_url, slack_bot_token=token, slack_api_url=slack.api_url)
+        code, lines = doctor(settings)
+    assert lines[-1] == expected.format(url=slack.api_url)
+    assert code == (0 if expected.startswith("OK") else 1)
+
+
+# The checks are functions of what Jira returned: the cases the sandbox cannot show.
+
+def field(name, field_id, schema_type, custom="select"):
+    return {"id": field_id, "name": name, "schema": {
+        "type": schema_type,
+        "custom": f"com.atlassian.jira.plugin.system.customfieldtypes:{custom}"}}
+
+
+def site_fields(**overrides):
+    """Return a field list holding every policy field with the right type, with ``overrides``."""
+    kinds = {"option": "select", "string": "textarea", "datetime": "datetime",
+             "user": "userpicker"}
+    fields = {role: [field(POLICY.field_name(role), f"customfield_{10050 + n}", schema_type,
+                           kinds[schema_type])]
+              for n, (role, (schema_type, _)) in enumerate(FIELD_TYPES.items())}
+    fields.update(overrides)
+    return [f for listed in fields.values() for f in listed]
+
+
+@pytest.mark.parametrize(("fields", "expected"), [
+    (site_fields(), [CheckResult(True, FIELDS_OK[4:])]),
+    (site_fields(**{FieldRole.CATEGORY: [field("Change Category", "customfield_1", "string",
+                                                 "textarea")]}),
+     [CheckResult(False, "Field 'Change Category' is a textarea field, not a single select",
+                  "replace it with a single select custom field 'Change Category' with the "
+                  "options Standard, Normal, Emergency (Jira cannot change a field's type) and "
+                  "add that to the Change Request screens")]),
+    (site_fields(**{FieldRole.OUTCOME: [
+        field("Outcome", "customfield_1", "array", "multiselect"),
+        field("Outcome", "customfield_2", "option")]}),
+     [CheckResult(False, "Field 'Outcome' is ambiguous (customfield_1, customfield_2)",
+                  "rename or delete all but one of the fields named 'Outcome'")]),
+    (site_fields(**{FieldRole.DESCRIPTION: []}),
+     [CheckResult(False, "Field 'Description' does not exist",
+                  "set fields.description in the policy file to the name of the site's "
+                  "Description field")]),
+], ids=["all-present", "select-that-is-a-paragraph", "ambiguous", "no-description"])
+def test_check_fields(fields, expected):
+    assert check_fields(POLICY, fields) == expected
+
+
+STATUSES = [{"id": str(10001 + n), "name": name} for n, name in
+            enumerate(POLICY.status_names.values())]
+
+
+def test_check_statuses_missing_and_ambiguous():
+    statuses = [s for s in STATUSES if s["name"] != "Rejected"] + [{"id": "3", "name": "Closed"}]
+    assert check_statuses(POLICY, statuses) == [
+        CheckResult(False, "Status 'Closed' is ambiguous (10006, 3)",
+                    "rename all but one of the statuses named 'Closed'"),
+        CheckResult(False, "Status 'Rejected' does not exist",
+                    "create the status 'Rejected' and add it to the Change Request workflow")]
+
+
+def test_check_moves_when_no_workflow_holds_both_statuses():
+    others = [s for s in STATUSES if s["name"] != "Cancelled"]
+    workflows = [{"id": {"name": "Main"}, "statuses": others, "transitions": []},
+                 {"id": {"name": "Side"}, "statuses": STATUSES[-1:], "transitions": []}]
+    draft_cancelled = [r for r in check_moves(POLICY, STATUSES, workflows)
+                       if "Cancelled" in r.what]
+    assert draft_cancelled[0] == CheckResult(
+        False, "No workflow holds both 'Draft' and 'Cancelled'",
+        "add both statuses and a transition Draft → Cancelled to the Change Request workflow")

@@ -1,0 +1,364 @@
+"""`changeguard doctor`: check that Jira, Redis and Slack are set up as the policy needs."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, TypeVar
+from urllib.parse import urlsplit, urlunsplit
+
+import redis
+
+from rules.policy import FieldRole, GroupRole, Policy, StatusRole
+
+from .jira_client import JiraAuthError, JiraClient, JiraError, JiraNotFound, JiraUnavailable
+from .policy_file import load_policy
+from .settings import Settings
+from .slack_client import SlackClient, SlackError
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+# Field role -> (Jira schema type it must have, what an admin creates in Jira's field settings)
+FIELD_TYPES: dict[FieldRole, tuple[str, str]] = {
+    FieldRole.DESCRIPTION: ("string", "paragraph"),
+    FieldRole.CATEGORY: ("option", "single select"),
+    FieldRole.CHANGE_TYPE: ("option", "single select"),
+    FieldRole.DEPLOYMENT_PLAN: ("string", "paragraph"),
+    FieldRole.ROLLBACK_PLAN: ("string", "paragraph"),
+    FieldRole.RISK_ASSESSMENT: ("string", "paragraph"),
+    FieldRole.RISK_LEVEL: ("option", "single select"),
+    FieldRole.STANDARD_TEMPLATE: ("option", "single select"),
+    FieldRole.PLANNED_START: ("datetime", "date time picker"),
+    FieldRole.PLANNED_END: ("datetime", "date time picker"),
+    FieldRole.INCIDENT_COMMANDER: ("user", "user picker (single user)"),
+    FieldRole.OUTCOME: ("option", "single select"),
+    FieldRole.RETROSPECTIVE: ("string", "paragraph"),
+}
+GROUP_MEMBERS: dict[GroupRole, str] = {
+    GroupRole.TEAM_LEADS: "the team leads",
+    GroupRole.CAB: "the CAB members",
+    GroupRole.HEAD_OF_ENGINEERING: "the Head of Engineering",
+    GroupRole.INCIDENT_COMMANDERS: "the incident commanders",
+}
+SLACK_NOT_CONFIGURED = "Slack: not configured; messages go to the log"
+
+
+@dataclasses.dataclass(frozen=True)
+class CheckResult:
+    """One line of the doctor's report: what was checked and, when it fails, the fix."""
+
+    ok: bool
+    what: str
+    fix: str = ""
+
+    @property
+    def line(self) -> str:
+        """Return the report line: `OK  <what>` or `FAIL <what>: <fix>`."""
+        return f"OK  {self.what}" if self.ok else f"FAIL {self.what}: {self.fix}"
+
+
+def passed(what: str) -> CheckResult:
+    """Return a passing check."""
+    return CheckResult(True, what)
+
+
+def failed(what: str, fix: str) -> CheckResult:
+    """Return a failing check with its fix."""
+    return CheckResult(False, what, fix)
+
+
+# -- checks: data in, results out ---------------------------------------------------------------
+
+def check_account(myself: Mapping[str, Any], base_url: str) -> CheckResult:
+    """Say which account the credentials sign in as."""
+    return passed(f"Jira credentials: signed in to {base_url} as "
+                  f"{myself.get('displayName', '?')} ({myself.get('accountId', '?')})")
+
+
+def check_fields(policy: Policy, fields: Iterable[Mapping[str, Any]]) -> list[CheckResult]:
+    """Check that every policy field exists once by name, with the type the policy reads."""
+    by_name: dict[str, list[Mapping[str, Any]]] = {}
+    for field in fields:
+        by_name.setdefault(field.get("name", ""), []).append(field)
+    problems = []
+    for role in FieldRole:
+        name = policy.field_name(role)
+        schema_type, kind = FIELD_TYPES[role]
+        found = by_name.get(name, [])
+        create = f"{kind} custom field {name!r}{_options(policy, role)}"
+        if not found and role is FieldRole.DESCRIPTION:
+            problems.append(failed(f"Field {name!r} does not exist",
+                                   f"set fields.{role.value} in the policy file to the name of "
+                                   "the site's Description field"))
+        elif not found:
+            problems.append(failed(f"Field {name!r} does not exist",
+                                   f"create a {create} and add it to the "
+                                   f"{policy.scope_issue_type} screens"))
+        elif len(found) > 1:
+            ids = ", ".join(f["id"] for f in found)
+            problems.append(failed(f"Field {name!r} is ambiguous ({ids})",
+                                   f"rename or delete all but one of the fields named {name!r}"))
+        elif (found[0].get("schema") or {}).get("type") != schema_type:
+            actual = _field_kind(found[0].get("schema") or {})
+            problems.append(failed(f"Field {name!r} is a {actual} field, not a {kind}",
+                                   f"replace it with a {create} (Jira cannot change a field's "
+                                   "type) and add that to the "
+                                   f"{policy.scope_issue_type} screens"))
+    return problems or [passed(f"Fields: all {len(FieldRole)} policy fields exist with the "
+                               "expected types")]
+
+
+def check_statuses(policy: Policy, statuses: Iterable[Mapping[str, Any]]) -> list[CheckResult]:
+    """Check that every policy status exists once by name."""
+    ids = _ids_by_name(statuses)
+    problems = []
+    for role in StatusRole:
+        name = policy.status_names[role]
+        found = ids.get(name, [])
+        if not found:
+            problems.append(failed(f"Status {name!r} does not exist",
+                                   f"create the status {name!r} and add it to the "
+                                   f"{policy.scope_issue_type} workflow"))
+        elif len(found) > 1:
+            problems.append(failed(f"Status {name!r} is ambiguous ({', '.join(found)})",
+                                   f"rename all but one of the statuses named {name!r}"))
+    return problems or [passed(f"Statuses: all {len(StatusRole)} policy statuses exist")]
+
+
+def check_moves(policy: Policy, statuses: Iterable[Mapping[str, Any]],
+                workflows: Iterable[Mapping[str, Any]]) -> list[CheckResult]:
+    """Check that each allowed move and way back is a transition of a workflow holding both ends.
+
+    Moves whose statuses are missing or ambiguous are left to check_statuses.
+    """
+    ids = {name: found[0] for name, found in _ids_by_name(statuses).items() if len(found) == 1}
+    status_id = {role: ids.get(name) for role, name in policy.status_names.items()}
+    policy_ids = {i for i in status_id.values() if i}
+    graphs = sorted((_graph(w) for w in workflows),
+                    key=lambda graph: -len(graph[1] & policy_ids))
+    problems, used, skipped = [], set(), False
+    order = list(StatusRole)
+    moves = sorted(policy.allowed_moves | policy.way_back_moves,
+                   key=lambda move: (order.index(move[0]), order.index(move[1])))
+    for source, target in moves:
+        from_id, to_id = status_id[source], status_id[target]
+        if not from_id or not to_id:
+            skipped = True
+            continue
+        names = policy.status_names[source], policy.status_names[target]
+        arrow = f"{names[0]} → {names[1]}"
+        holding = [graph for graph in graphs if {from_id, to_id} <= graph[1]]
+        if not holding:
+            problems.append(failed(f"No workflow holds both {names[0]!r} and {names[1]!r}",
+                                   f"add both statuses and a transition {arrow} to the "
+                                   f"{policy.scope_issue_type} workflow"))
+        elif not any((from_id, to_id) in graph[2] for graph in holding):
+            workflow = holding[0][0]
+            if (source, target) in policy.way_back_moves:
+                problems.append(failed(f"Way back {arrow} is missing",
+                                       f"add a transition {arrow} to the workflow {workflow!r} "
+                                       "and let changeguard's account use it"))
+            else:
+                problems.append(failed(f"Allowed move {arrow} is missing",
+                                       f"add a transition {arrow} to the workflow {workflow!r}"))
+        else:
+            used.update(graph[0] for graph in holding if (from_id, to_id) in graph[2])
+    if problems or skipped:
+        return problems
+    where = ("workflow " if len(used) == 1 else "workflows ") + ", ".join(map(repr, sorted(used)))
+    return [passed(f"Transitions: all {len(policy.allowed_moves)} allowed moves and "
+                   f"{len(policy.way_back_moves)} ways back exist in {where}")]
+
+
+def check_groups(policy: Policy,
+                 members: Mapping[GroupRole, list[Mapping[str, Any]] | None]) -> list[CheckResult]:
+    """Check that every policy group exists (None: not found) and has members."""
+    problems = []
+    for role in GroupRole:
+        name, people = policy.group_names[role], GROUP_MEMBERS[role]
+        if members.get(role) is None:
+            problems.append(failed(f"Group {name!r} does not exist",
+                                   f"create the group {name!r} and add {people}"))
+        elif not members[role]:
+            problems.append(failed(f"Group {name!r} has no members", f"add {people} to {name!r}"))
+    return problems or [passed(f"Groups: all {len(GroupRole)} policy groups exist and have "
+                               "members")]
+
+
+def check_redis(url: str | None, error: str | None) -> CheckResult:
+    """Report the Redis PING (``error`` None: it answered)."""
+    if not url:
+        return failed("Redis: REDIS_URL is not set",
+                      "set REDIS_URL to the Redis the web endpoint and worker share, "
+                      "e.g. redis://localhost:6379/0")
+    if error is not None:
+        return failed(f"Redis: no answer to PING at {_redact(url)} ({error})",
+                      "start Redis there or correct REDIS_URL")
+    return passed(f"Redis: PING answered at {_redact(url)}")
+
+
+def check_slack(auth: Mapping[str, Any] | None, error: str | None, api_url: str) -> CheckResult:
+    """Report Slack's auth.test (``auth`` None and no error: no token configured)."""
+    if error is not None:
+        return failed(f"Slack: auth.test at {api_url} failed ({error})",
+                      "set SLACK_BOT_TOKEN to the Bot User OAuth Token (xoxb-…) of changeguard's "
+                      "Slack app, and SLACK_API_URL only for a test double")
+    if auth is None:
+        return passed(SLACK_NOT_CONFIGURED)
+    return passed(f"Slack: signed in as {auth.get('user', '?')} to workspace "
+                  f"{auth.get('team', '?')}")
+
+
+# -- the runner: the only part that talks to Jira, Redis and Slack --------------------------------
+
+def diagnose(settings: Settings, policy: Policy, *, jira: JiraClient,
+             redis_client: redis.Redis | None, slack: SlackClient | None) -> list[CheckResult]:
+    """Run every check against the live services and return the results in report order."""
+    results = [passed(f"Policy file: loaded from {settings.policy_path}")]
+    try:
+        results.append(check_account(jira.get_myself(), jira.base_url))
+    except JiraAuthError:
+        results.append(failed("Jira credentials refused (401)",
+                              "set JIRA_EMAIL to the email of changeguard's Atlassian account and "
+                              "JIRA_API_TOKEN to an API token of that account"))
+    except JiraUnavailable as exc:
+        results.append(failed(f"Jira: cannot reach {jira.base_url} ({exc})",
+                              "check JIRA_BASE_URL and the network"))
+    except JiraError as exc:
+        results.append(failed(f"Jira: GET myself failed ({exc})", "check JIRA_BASE_URL"))
+    if results[-1].ok:
+        results += _site_checks(policy, jira)
+    else:
+        results.append(failed("Jira fields, statuses, workflows and groups: not checked",
+                              "fix the Jira connection first, then run changeguard doctor again"))
+    results.append(check_redis(settings.redis_url, _ping(redis_client)))
+    if slack is None:
+        results.append(check_slack(None, None, settings.slack_api_url))
+    else:
+        auth, error = _auth_test(slack)
+        results.append(check_slack(auth, error, settings.slack_api_url))
+    return results
+
+
+def _site_checks(policy: Policy, jira: JiraClient) -> list[CheckResult]:
+    results: list[CheckResult] = []
+    fields = _fetch(results, "Fields", jira.get_fields)
+    if fields is not None:
+        results += check_fields(policy, fields)
+    statuses = _fetch(results, "Statuses", jira.get_statuses)
+    if statuses is not None:
+        results += check_statuses(policy, statuses)
+        workflows = _fetch(results, "Transitions", jira.get_workflows)
+        if workflows is not None:
+            results += check_moves(policy, statuses, workflows)
+    members: dict[GroupRole, list[Mapping[str, Any]] | None] = {}
+    for role, name in policy.group_names.items():
+        try:
+            members[role] = jira.get_group_members(name)
+        except JiraNotFound:
+            members[role] = None
+        except JiraError as exc:
+            results.append(failed(f"Groups: cannot read {name!r} ({exc})",
+                                  "give changeguard's account the Browse users and groups "
+                                  "global permission"))
+            return results
+    return results + check_groups(policy, members)
+
+
+def _fetch(results: list[CheckResult], what: str, read: Callable[[], T]) -> T | None:
+    try:
+        return read()
+    except JiraError as exc:
+        results.append(failed(f"{what}: cannot read them from Jira ({exc})",
+                              "give changeguard's account the Administer Jira global permission "
+                              "(admin webhooks need it too)"))
+        return None
+
+
+def _ping(client: redis.Redis | None) -> str | None:
+    if client is None:
+        return None
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        return str(exc) or type(exc).__name__
+    return None
+
+
+def _auth_test(slack: SlackClient) -> tuple[dict[str, Any] | None, str | None]:
+    try:
+        return slack.auth_test(), None
+    except SlackError as exc:
+        return None, exc.error or str(exc)
+
+
+def run_doctor(settings: Settings, *, jira: JiraClient | None = None,
+               redis_client: redis.Redis | None = None, slack: SlackClient | None = None,
+               write: Callable[[str], None] = print) -> int:
+    """Check everything, write one line per check, and return 0 if all passed, else 1."""
+    policy = load_policy(settings.policy_path)
+    if jira is None:
+        # Two attempts: a doctor should answer quickly, not ride out a long outage.
+        jira = JiraClient(settings.jira_base_url, settings.jira_email, settings.jira_api_token,
+                          max_attempts=2)
+    if redis_client is None and settings.redis_url:
+        redis_client = redis.Redis.from_url(settings.redis_url, socket_connect_timeout=2,
+                                            socket_timeout=2)
+    if slack is None and settings.slack_bot_token:
+        slack = SlackClient(settings.slack_bot_token, base_url=settings.slack_api_url,
+                            max_attempts=2)
+    results = diagnose(settings, policy, jira=jira, redis_client=redis_client, slack=slack)
+    for result in results:
+        write(result.line)
+    logger.info("doctor finished", extra={"failed": sum(not r.ok for r in results)})
+    return 0 if all(result.ok for result in results) else 1
+
+
+# -- helpers -------------------------------------------------------------------------------------
+
+def _ids_by_name(items: Iterable[Mapping[str, Any]]) -> dict[str, list[str]]:
+    ids: dict[str, list[str]] = {}
+    for item in items:
+        ids.setdefault(item.get("name", ""), []).append(str(item["id"]))
+    return ids
+
+
+def _graph(workflow: Mapping[str, Any]) -> tuple[str, set[str], set[tuple[str, str]]]:
+    """Return a workflow's name, status ids and (from, to) pairs its transitions allow."""
+    name = (workflow.get("id") or {}).get("name", "?")
+    statuses = {str(s["id"]) for s in workflow.get("statuses", [])}
+    edges = set()
+    for transition in workflow.get("transitions", []):
+        target = str(transition.get("to"))
+        if transition.get("type") == "global":
+            edges.update((source, target) for source in statuses if source != target)
+        elif transition.get("type") != "initial":
+            edges.update((str(source), target) for source in transition.get("from", []))
+    return name, statuses, edges
+
+
+def _options(policy: Policy, role: FieldRole) -> str:
+    values = {
+        FieldRole.CATEGORY: tuple(policy.category_values.values()),
+        FieldRole.CHANGE_TYPE: policy.change_types,
+        FieldRole.RISK_LEVEL: policy.risk_levels,
+        FieldRole.STANDARD_TEMPLATE: policy.standard_templates,
+        FieldRole.OUTCOME: policy.outcomes,
+    }.get(role)
+    return f" with the options {', '.join(values)}" if values else ""
+
+
+def _field_kind(schema: Mapping[str, Any]) -> str:
+    custom = schema.get("custom")
+    return custom.rsplit(":", 1)[-1] if custom else str(schema.get("type", "unknown"))
+
+
+def _redact(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
