@@ -38,6 +38,8 @@ def _collect_text(node: Mapping[str, Any], parts: list[str]) -> None:
         attrs = node.get("attrs")
         if isinstance(attrs, Mapping):
             label = attrs.get("text") or attrs.get("shortName") or attrs.get("url")
+            if not label and node_type == "mention" and attrs.get("id"):
+                label = f"@{attrs['id']}"  # Jira shows the name; plain text shows the account
             if isinstance(label, str):
                 parts.append(label)
         return

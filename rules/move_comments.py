@@ -6,7 +6,7 @@ import dataclasses
 from typing import Any
 
 from .adf import bullet_list, document, mention, paragraph, text
-from .approvals import ROLE_DESCRIPTIONS, ApprovalVerdict
+from .approvals import ROLE_DESCRIPTIONS, ApprovalRole, ApprovalVerdict
 from .material_edit import EditDecision, EditVerdict
 from .messages import describe_finding
 from .policy import Category, GroupRole, Policy, StatusRole
@@ -65,8 +65,17 @@ def comment_for_move(decision: MoveDecision, ctx: MoveContext, policy: Policy) -
     blocks = [paragraph(text(headline, "strong")), paragraph(*lead, text(why))]
     if bullets:
         blocks.append(bullet_list(bullets))
-    blocks.append(paragraph(text("Next: " + step)))
+    blocks.append(paragraph(*_naming_the_ic(text("Next: " + step)["text"], ctx.incident_commander)))
     return document(*blocks)
+
+
+def _naming_the_ic(sentence: str, incident_commander: str | None) -> list[ADF]:
+    """Mention the named Incident Commander wherever the sentence refers to them."""
+    phrase = ROLE_NAMES[ApprovalRole.INCIDENT_COMMANDER]
+    if incident_commander is None or phrase not in sentence:
+        return [text(sentence)]
+    before, after = sentence.split(phrase, 1)
+    return [text(before + phrase + " ("), mention(incident_commander), text(")" + after)]
 
 
 def _explain(decision: MoveDecision, ctx: MoveContext, policy: Policy) -> tuple[str, str, str]:

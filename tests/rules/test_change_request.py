@@ -21,7 +21,8 @@ def test_parse_rest_v3_issue():
     assert cr.reporter_account_id == "712020:alice"
     assert cr.labels == ("checkout",)
     assert cr.text(F.DESCRIPTION) == (
-        "Raise the checkout service's connection pool from 20 to 40.\nasked by @Bob\n:rocket:"
+        "Raise the checkout service's connection pool from 20 to 40.\nasked by @Bob\n"
+        ":rocket:@712020:bob"
     )
     assert cr.text(F.ROLLBACK_PLAN) == "TBD"
     assert cr.text(F.RISK_ASSESSMENT) is None

@@ -34,7 +34,7 @@ CASES = [
                                  (Finding(F.ROLLBACK_PLAN, Problem.PLACEHOLDER, "TBD"),)),
      ctx("Draft", "Awaiting Approval"),
      "Moved back to Draft: 1 thing missing\n"
-     ", this change can't go to Awaiting Approval yet. It still needs:\n"
+     "@712020:alice, this change can't go to Awaiting Approval yet. It still needs:\n"
      "Rollback Plan only says “TBD”: describe how to undo the change if it goes wrong, in at least a sentence.\n\n"
      "Next: fill these in on this issue, then move it to Awaiting Approval again. changeguard checks it again as soon as you do."),
     ("review missing", MoveDecision(Verdict.REVERT, Reason.REVIEW_MISSING,
@@ -42,19 +42,19 @@ CASES = [
                                      Finding(F.RETROSPECTIVE, Problem.MISSING))),
      ctx("Implemented", "Closed", Category.EMERGENCY),
      "Moved back to Implemented: 2 things missing\n"
-     ", the post-implementation review is not complete. Closing needs:\n"
+     "@712020:alice, the post-implementation review is not complete. Closing needs:\n"
      "Outcome is empty: choose Successful, Failed or Rolled Back.\n\n"
      "Retrospective is empty: add the notes of the full-CAB retrospective.\n\n"
      "Next: record the review on this issue, then close it again."),
     ("a jump", MoveDecision(Verdict.REVERT, Reason.DISALLOWED_MOVE), ctx("Approved", "Closed"),
      "Moved back to Approved: Approved → Closed is not a step of the change process\n"
-     ", a change goes Draft → Awaiting Approval → Approved → Implementing → Implemented → Closed, "
+     "@712020:alice, a change goes Draft → Awaiting Approval → Approved → Implementing → Implemented → Closed, "
      "one step at a time. From Approved it can go to Awaiting Approval, Cancelled, Implementing.\n"
      "Next: move it one step at a time; each step has its own checks."),
     ("a jump with no way back", MoveDecision(Verdict.REVERT, Reason.DISALLOWED_MOVE),
      ctx("Draft", "Implementing", reverted=False),
      "Not allowed: Draft → Implementing\n"
-     ", a change goes Draft → Awaiting Approval → Approved → Implementing → Implemented → Closed, "
+     "@712020:alice, a change goes Draft → Awaiting Approval → Approved → Implementing → Implemented → Closed, "
      "one step at a time. From Draft it can go to Awaiting Approval, Cancelled. changeguard could "
      "not move it back to Draft: the workflow offers no way back from Implementing, so it is "
      "labelled changeguard-violation and the team is alerted.\n"
@@ -62,13 +62,13 @@ CASES = [
     ("from a status with no moves", MoveDecision(Verdict.REVERT, Reason.DISALLOWED_MOVE),
      ctx("Closed", "Implementing"),
      "Moved back to Closed: Closed → Implementing is not a step of the change process\n"
-     ", a change goes Draft → Awaiting Approval → Approved → Implementing → Implemented → Closed, "
+     "@712020:alice, a change goes Draft → Awaiting Approval → Approved → Implementing → Implemented → Closed, "
      "one step at a time. From Closed it can go to no other status.\n"
      "Next: move it one step at a time; each step has its own checks."),
     ("approval no longer standing", MoveDecision(Verdict.REVERT, Reason.APPROVAL_NOT_STANDING),
      ctx("Approved", "Implementing"),
      "Moved back to Approved: no standing approval\n"
-     ", this change has no approval for its current content (an edit to the category, type, "
+     "@712020:alice, this change has no approval for its current content (an edit to the category, type, "
      "plans, risk or window withdraws the approval).\n"
      "Next: move it to Awaiting Approval and get it approved again."),
     ("one of two emergency approvals",
@@ -77,19 +77,20 @@ CASES = [
          IC)), ctx(category=Category.EMERGENCY),
      "Approval recorded: the Head of Engineering approved; the Incident Commander named on the "
      "change still has to\n"
-     ", your approval as the Head of Engineering is recorded. An Emergency change also needs the "
+     "@712020:alice, your approval as the Head of Engineering is recorded. An Emergency change also needs the "
      "Incident Commander named on the change, so changeguard moved it back to Awaiting Approval "
      "until then.\n"
-     "Next: the Incident Commander named on the change moves it to Approved to approve it."),
+     "Next: the Incident Commander named on the change (@712020:erin) moves it to Approved to "
+     "approve it."),
     ("self-approval", refused(AV.SELF_APPROVAL, CAB), ctx(),
      "Moved back to Awaiting Approval: you can't approve your own change\n"
-     ", you reported this change, and nobody approves a change they reported.\n"
+     "@712020:alice, you reported this change, and nobody approves a change they reported.\n"
      "Next: ask a CAB member (group cab) or the Head of Engineering (group head-of-engineering) "
      "to move it to Approved."),
     ("not an approver", refused(AV.NOT_AN_APPROVER, CAB), ctx(),
      "Moved back to Awaiting Approval: only a CAB member (group cab) or the Head of Engineering "
      "(group head-of-engineering) can approve it\n"
-     ", a Normal change is approved by a CAB member (group cab) or the Head of Engineering "
+     "@712020:alice, a Normal change is approved by a CAB member (group cab) or the Head of Engineering "
      "(group head-of-engineering), and you are not in those groups.\n"
      "Next: ask a CAB member (group cab) or the Head of Engineering (group head-of-engineering) "
      "to move it to Approved."),
@@ -97,28 +98,30 @@ CASES = [
      ctx(category=Category.STANDARD),
      "Moved back to Awaiting Approval: only a team lead (group team-leads) or the Head of "
      "Engineering (group head-of-engineering) can approve it\n"
-     ", a Standard change is approved by a team lead (group team-leads) or the Head of "
+     "@712020:alice, a Standard change is approved by a team lead (group team-leads) or the Head of "
      "Engineering (group head-of-engineering), and you are not in those groups.\n"
      "Next: ask a team lead (group team-leads) or the Head of Engineering (group "
      "head-of-engineering) to move it to Approved."),
     ("not the named IC", refused(AV.NOT_THE_NAMED_IC, IC), ctx(category=Category.EMERGENCY),
      "Moved back to Awaiting Approval: you are not its Incident Commander\n"
-     ", you are an Incident Commander, but not the one named on this change, and an Emergency "
+     "@712020:alice, you are an Incident Commander, but not the one named on this change, and an Emergency "
      "change needs the approval of the Head of Engineering (group head-of-engineering) and the "
      "Incident Commander named on the change (group incident-commanders), two different people.\n"
      "Next: ask the named Incident Commander to approve it, or change the Incident Commander "
      "field if the on-call changed."),
     ("same person twice", refused(AV.SAME_PERSON, IC), ctx(category=Category.EMERGENCY),
      "Moved back to Awaiting Approval: it needs a second person\n"
-     ", your approval is already recorded; this change also needs the Incident Commander named "
+     "@712020:alice, your approval is already recorded; this change also needs the Incident Commander named "
      "on the change, and one person can't give both approvals.\n"
-     "Next: ask the Incident Commander named on the change to move it to Approved."),
+     "Next: ask the Incident Commander named on the change (@712020:erin) to move it to "
+     "Approved."),
     ("role already filled", refused(AV.ROLE_ALREADY_FILLED, IC), ctx(category=Category.EMERGENCY),
      "Moved back to Awaiting Approval: the Incident Commander named on the change still has to "
      "approve\n"
-     ", an approval in your role is already recorded; this change still needs the Incident "
+     "@712020:alice, an approval in your role is already recorded; this change still needs the Incident "
      "Commander named on the change.\n"
-     "Next: ask the Incident Commander named on the change to move it to Approved."),
+     "Next: ask the Incident Commander named on the change (@712020:erin) to move it to "
+     "Approved."),
 ]
 
 
@@ -144,7 +147,7 @@ WITHDRAWALS = [
         FieldChange(F.RISK_LEVEL, "", "High"),
         FieldChange(F.PLANNED_END, "2026-12-01T11:00:00+00:00", "x" * 90)), "10002"),
      "Approval withdrawn: the change was edited after approval\n"
-     ", you changed what was approved, so the approval is withdrawn and changeguard moved the "
+     "@712020:bob, you changed what was approved, so the approval is withdrawn and changeguard moved the "
      "change back to Awaiting Approval. What changed:\n"
      "Rollback Plan: “Revert the PR.” → “Restore from last night's backup.”\n\n"
      "Risk Level: (empty) → “High”\n\n"
@@ -152,7 +155,7 @@ WITHDRAWALS = [
      "Next: the approvers review the change as it is now and move it to Approved again."),
     ("partial approvals dropped", EditDecision(EditVerdict.WITHDRAW, ()),
      "Approval withdrawn: the change was edited after approval\n"
-     ", you changed what was approved, so the approval is withdrawn. What changed:\n"
+     "@712020:bob, you changed what was approved, so the approval is withdrawn. What changed:\n"
      "Next: the approvers review the change as it is now and move it to Approved again."),
 ]
 
