@@ -292,6 +292,19 @@ class SandboxJira:
         with self.site.lock:
             return self.site.issue(key).properties.get(property_key)
 
+    def hold_deliveries(self) -> None:
+        """Hold every webhook from now on until release_deliveries() (Jira lagging behind)."""
+        self._sender.hold()
+
+    def release_deliveries(self, seed: int | None, duplicate: bool = True,
+                           new_identifiers: bool = False) -> list[tuple[str, int]]:
+        """Send the held webhooks shuffled by ``seed`` (None: in order), twice if ``duplicate``.
+
+        The second copy is Jira's retry (same identifier) or, with ``new_identifiers``, another
+        delivery of the same event. Returns (identifier, attempt) in the order sent.
+        """
+        return self._sender.release(seed, duplicate, new_identifiers)
+
 
 def main(argv: list[str] | None = None) -> None:
     """Run the sandbox standalone and print who can log in to it."""

@@ -1,4 +1,8 @@
-"""Deliver webhooks as Jira Cloud does: signed, in order, redelivered on retryable failures."""
+"""Deliver webhooks as Jira Cloud does: signed, in order, redelivered on retryable failures.
+
+Tests may also hold deliveries back and release them shuffled and doubled, as Jira Cloud
+may deliver them (it promises neither order nor exactly-once delivery).
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ import hmac
 import json
 import logging
 import queue
+import random
 import threading
 import time
 import uuid
@@ -63,12 +68,13 @@ class WebhookSender:
                  timeout: float = 5.0) -> None:
         self.retry_delays = tuple(retry_delays)
         self.timeout = timeout
-        self._queue: queue.Queue[_Pending] = queue.Queue()
+        self._queue: queue.Queue[tuple[_Pending, int]] = queue.Queue()
         self._stop = threading.Event()
         self._idle = threading.Condition()
         self._outstanding = 0
         self._deliveries: list[RecordedDelivery] = []
         self._sent: dict[str, _Pending] = {}
+        self._held: list[_Pending] | None = None
         self._thread: threading.Thread | None = None
 
     @property
@@ -100,10 +106,50 @@ class WebhookSender:
         """Queue a delivery; return its X-Atlassian-Webhook-Identifier."""
         pending = _Pending(url, secret, webhook_event, payload)
         with self._idle:
-            self._outstanding += 1
             self._sent[pending.identifier] = pending
-        self._queue.put(pending)
+            if self._held is not None:
+                self._held.append(pending)
+                return pending.identifier
+            self._outstanding += 1
+        self._queue.put((pending, 1))
         return pending.identifier
+
+    def hold(self) -> None:
+        """Keep every delivery queued from now on back until release() (wait_idle ignores them)."""
+        with self._idle:
+            if self._held is None:
+                self._held = []
+
+    def release(self, seed: int | None, duplicate: bool = True,
+                new_identifiers: bool = False) -> list[tuple[str, int]]:
+        """Send the held deliveries and stop holding; return (identifier, attempt) in send order.
+
+        With a ``seed`` the order is shuffled (``random.Random(seed)``); None keeps it. With
+        ``duplicate`` each is sent twice: the later copy as Jira's retry of the same delivery
+        (same X-Atlassian-Webhook-Identifier, attempt 2), or, with ``new_identifiers``, as
+        another delivery of the same event under a new identifier.
+        """
+        with self._idle:
+            held, self._held = self._held or [], None
+            copies = list(held)
+            if duplicate:
+                for pending in held:
+                    if new_identifiers:
+                        pending = _Pending(pending.url, pending.secret, pending.webhook_event,
+                                           pending.payload)
+                        self._sent[pending.identifier] = pending
+                    copies.append(pending)
+            if seed is not None:
+                random.Random(seed).shuffle(copies)
+            attempts: dict[str, int] = {}
+            order = []
+            for pending in copies:
+                attempts[pending.identifier] = attempts.get(pending.identifier, 0) + 1
+                order.append((pending, attempts[pending.identifier]))
+            self._outstanding += len(order)
+        for item in order:
+            self._queue.put(item)
+        return [(pending.identifier, attempt) for pending, attempt in order]
 
     def redeliver(self, identifier: str, new_identifier: bool = False) -> int | None:
         """Send an earlier delivery once more, now, as a retry (or under a new identifier).
@@ -135,18 +181,19 @@ class WebhookSender:
         with requests.Session() as session:
             while not self._stop.is_set():
                 try:
-                    pending = self._queue.get(timeout=0.05)
+                    pending, first_attempt = self._queue.get(timeout=0.05)
                 except queue.Empty:
                     continue
                 try:
-                    self._deliver(session, pending)
+                    self._deliver(session, pending, first_attempt)
                 finally:
                     with self._idle:
                         self._outstanding -= 1
                         self._idle.notify_all()
 
-    def _deliver(self, session: requests.Session, pending: _Pending) -> None:
-        for attempt in range(1, len(self.retry_delays) + 2):
+    def _deliver(self, session: requests.Session, pending: _Pending,
+                 first_attempt: int = 1) -> None:
+        for attempt in range(first_attempt, len(self.retry_delays) + 2):
             final = attempt > len(self.retry_delays)
             status, retry = self._attempt(session, pending, attempt, final)
             if not retry:

@@ -104,9 +104,15 @@ def settle(jira, queue: Queue, rounds: int = 3) -> None:
     """Wait until Jira has delivered everything and the worker has finished every job, twice over."""
     for _ in range(rounds):
         jira.wait_for_deliveries(timeout=20)
-        wait_until(lambda: queue.count == 0 and queue.started_job_registry.count == 0
-                   and queue.scheduled_job_registry.count == 0,
-                   timeout=30, what="the queue to drain")
+        wait_until(lambda: drained(queue), timeout=30, what="the queue to drain")
+
+
+def drained(queue: Queue) -> bool:
+    """Tell whether no job is queued, being taken, running or waiting to retry."""
+    # RQ moves a job from the queue to an intermediate list before it is in the started registry.
+    taking = queue.connection.llen(queue.intermediate_queue_key)
+    return (queue.count == 0 and taking == 0 and queue.started_job_registry.count == 0
+            and queue.scheduled_job_registry.count == 0)
 
 
 def job_results(queue: Queue) -> list[tuple[dict, object]]:
@@ -114,3 +120,68 @@ def job_results(queue: Queue) -> list[tuple[dict, object]]:
     ids = queue.finished_job_registry.get_job_ids()
     return [(job.kwargs, job.return_value())
             for job in Job.fetch_many(ids, connection=queue.connection) if job is not None]
+
+
+def comment_texts(jira, key: str) -> list[str]:
+    """Return the plain text of each comment on the issue, oldest first."""
+    return [comment["text"] for comment in jira.comments(key)]
+
+
+def mentioned(jira, adf: dict) -> list[str]:
+    """Return the short names of the people an ADF document mentions, in order."""
+    names = {person.account_id: name for name, person in jira.users.items()}
+    found: list[str] = []
+
+    def walk(node: dict) -> None:
+        if node.get("type") == "mention":
+            found.append(names.get(node["attrs"]["id"], node["attrs"]["id"]))
+        for child in node.get("content", []):
+            walk(child)
+
+    walk(adf)
+    return found
+
+
+def recorded_approvals(jira, key: str) -> list[tuple[str, str]]:
+    """Return (short name, role) of each approval changeguard recorded on the issue."""
+    names = {person.account_id: name for name, person in jira.users.items()}
+    record = jira.property(key, "changeguard") or {}
+    return [(names.get(a["accountId"], a["accountId"]), a["role"])
+            for a in record.get("approvals", {}).get("approvals", [])]
+
+
+def audit_trail(jira, key: str) -> list[dict]:
+    """Return changeguard's decision log on the issue, oldest first."""
+    return list((jira.property(key, "changeguard") or {}).get("audit", []))
+
+
+# A compliant Normal change, and the comment on a move into Awaiting Approval lacking one thing.
+NORMAL = {
+    "Description": "Rotate the TLS certificates on the edge proxies before they expire.",
+    "Change Category": "Normal",
+    "Change Type": "Infrastructure",
+    "Deployment Plan": "Terraform apply of the new bundle, one proxy pool at a time.",
+    "Rollback Plan": "Re-apply the previous bundle from the Terraform state.",
+    "Risk Assessment": "Medium: a bad chain would break HTTPS for every client.",
+    "Planned Start": "2026-12-01T10:00:00.000+0000",
+    "Planned End": "2026-12-01T11:00:00.000+0000",
+}
+ROLLBACK_TBD = ("Rollback Plan only says “TBD”: describe how to undo the change if it goes wrong, "
+                "in at least a sentence.")
+
+
+def gate_failed(bullet: str) -> str:
+    """Return the text of the comment on alice's move into Awaiting Approval lacking one thing.
+
+    ``{alice}`` stands for the mention; fill it in with ``str.format``.
+    """
+    return ("Moved back to Draft: 1 thing missing\n\n"
+            "{alice}, this change can't go to Awaiting Approval yet. It still needs:\n\n"
+            f"* {bullet}\n\n"
+            "Next: fill these in on this issue, then move it to Awaiting Approval again. "
+            "changeguard checks it again as soon as you do.")
+
+
+def mentions(jira) -> dict[str, str]:
+    """Return how each person's mention reads in a comment's plain text, by short name."""
+    return {name: "@" + person.account_id for name, person in jira.users.items()}
