@@ -7,10 +7,13 @@ from typing import Any
 
 from rules.change_request import ChangeRequest, fields_to_fetch, parse_change_request
 from rules.issue_record import PROPERTY_KEY, AuditEntry, IssueRecord, parse_record
-from rules.move_comments import MoveContext, comment_for_move, violation_alert
+from rules.approvals import ApprovalState, ApprovalVerdict
+from rules.change_history import approval_moves_between, parse_history
+from rules.material_edit import EditDecision, EditVerdict
+from rules.move_comments import MoveContext, comment_for_move, comment_for_withdrawal, violation_alert
 from rules.policy import FieldRole
 from rules.status_move import (MoveDecision, Reason, StatusMove, Verdict, is_approval_gesture,
-                               judge_move, screen_move)
+                               judge_move, replay_approvals, screen_move)
 from worker import runtime as runtime_module
 from worker.runtime import Runtime
 
@@ -46,26 +49,37 @@ def enforce_transition(
             if decision is not None:
                 _log(decision, context)
                 return _summary(decision)
+            # One read: fields, our record and the changelog (to judge late events in order).
             issue = rt.jira.get_issue(issue_key, fields=fields_to_fetch(rt.site),
-                                      properties=[PROPERTY_KEY])
+                                      properties=[PROPERTY_KEY], expand=["changelog"])
             change = parse_change_request(issue, rt.site)
             record = parse_record((issue.get("properties") or {}).get(PROPERTY_KEY))
+            history = parse_history(issue, rt.site)
+            # Approvals made before this move whose own events have not been handled yet.
+            pending = approval_moves_between(history, int(last) if last else 0,
+                                             move.changelog_id, rt.site)
+            approvals = replay_approvals(
+                tuple((entry, groups_of(rt, entry.actor)) for entry in pending),
+                change, rt.policy, history, record.approvals)
             groups = (groups_of(rt, actor_account_id) if is_approval_gesture(move, rt.site)
                       else frozenset())
-            decision = judge_move(move, change, rt.policy, rt.site, approvals=record.approvals,
-                                  actor_groups=groups, at=iso_from_ms(timestamp))
+            decision = judge_move(move, change, rt.policy, rt.site, approvals=approvals,
+                                  actor_groups=groups, at=iso_from_ms(timestamp), history=history)
             _log(decision, context)
-            if decision.verdict is Verdict.IGNORE:
+            replayed = approvals != record.approvals
+            if decision.verdict is Verdict.IGNORE and not replayed:
                 _mark_handled(rt, handled_key, move.changelog_id)
                 return _summary(decision)
-            plan = _make_plan(rt, issue_key, move, decision, change, record, timestamp)
+            plan = _make_plan(rt, issue_key, move, decision, change, record, timestamp,
+                              approvals if replayed else None)
         carry_out(rt, issue_key, plan_key, plan, context)
         _mark_handled(rt, handled_key, move.changelog_id)
         return plan["summary"]
 
 
 def _make_plan(rt: Runtime, issue_key: str, move: StatusMove, decision: MoveDecision,
-               change: ChangeRequest, record: IssueRecord, timestamp: int) -> dict:
+               change: ChangeRequest, record: IssueRecord, timestamp: int,
+               replayed: ApprovalState | None) -> dict:
     """Decide every concrete step (which transition, which comment) before taking any."""
     from_name = _status_name(rt, move.from_status_id, "its previous status")
     to_name = _status_name(rt, move.to_status_id, "this status")
@@ -79,11 +93,17 @@ def _make_plan(rt: Runtime, issue_key: str, move: StatusMove, decision: MoveDeci
                           category=rt.policy.category_of(change.option(FieldRole.CATEGORY)),
                           incident_commander=change.user(FieldRole.INCIDENT_COMMANDER),
                           reverted=transition_id is not None)
-        comment = comment_for_move(decision, ctx, rt.policy)
+        if decision.reason is Reason.APPROVAL_WITHDRAWN:
+            comment = comment_for_withdrawal(
+                EditDecision(EditVerdict.WITHDRAW_AND_REVERT, decision.edits,
+                             decision.revert_to_status_id), decision.edited_by, rt.policy)
+        else:
+            comment = comment_for_move(decision, ctx, rt.policy)
         if transition_id is not None:
             steps.append({"kind": "revert", "transition_id": transition_id})
-            decision_name = ("approval recorded" if decision.reason is Reason.APPROVAL_RECORDED
-                             else "reverted")
+            decision_name = {Reason.APPROVAL_RECORDED: "approval recorded",
+                             Reason.APPROVAL_WITHDRAWN: "approval withdrawn"}.get(
+                                 decision.reason, "reverted")
         else:
             decision_name = "flagged"
             steps.append({"kind": "label", "label": rt.policy.violation_label})
@@ -93,13 +113,28 @@ def _make_plan(rt: Runtime, issue_key: str, move: StatusMove, decision: MoveDeci
         steps.append({"kind": "comment", "body": comment})
     elif decision.reason is Reason.APPROVED:
         decision_name = "approved"
-    approvals = decision.approval.state if decision.approval is not None else None
+    elif decision.verdict is Verdict.RECORD:
+        decision_name = ("approved" if decision.approval.verdict is ApprovalVerdict.COMPLETE
+                         else "approval recorded")
+    elif decision.verdict is Verdict.IGNORE:
+        decision_name = "approvals replayed"
+    approvals = decision.approval.state if decision.approval is not None else replayed
+    if decision.reason is Reason.APPROVAL_WITHDRAWN:
+        # The approval happened, then an edit withdrew it: record both, as in order.
+        approved = AuditEntry(
+            at=iso_from_ms(timestamp), decision="approved", reason=Reason.APPROVED.value,
+            actor=move.actor_account_id, from_status=from_name, to_status=to_name,
+            changelog_id=move.changelog_id, detail=decision.approval.verdict.value)
+        record = parse_record(record.with_entry(approved, decision.approval.state))
+        approvals = ApprovalState()
+    withdrawn = decision.reason is Reason.APPROVAL_WITHDRAWN
     entry = AuditEntry(
         at=iso_from_ms(timestamp), decision=decision_name, reason=decision.reason.value,
-        actor=move.actor_account_id, from_status=from_name, to_status=to_name,
-        changelog_id=move.changelog_id,
+        actor=decision.edited_by if withdrawn else move.actor_account_id,
+        from_status=from_name, to_status=to_name, changelog_id=move.changelog_id,
         detail=", ".join(rt.policy.field_name(f.field) + ": " + f.problem.value
                          for f in decision.findings)
+        or ", ".join(rt.policy.field_name(e.field) for e in decision.edits)
         or (decision.approval.verdict.value if decision.approval is not None else ""),
     )
     steps.append({"kind": "record", "value": record.with_entry(entry, approvals)})

@@ -123,8 +123,8 @@ def _explain(decision: MoveDecision, ctx: MoveContext, policy: Policy) -> tuple[
         return ("you are not its Incident Commander",
                 "you are an Incident Commander, but not the one named on this change, and an "
                 f"Emergency change needs the approval of {approvers}.",
-                "ask the named Incident Commander to approve it, or change the Incident "
-                "Commander field if the on-call changed.")
+                "ask the Incident Commander named on the change to approve it, or change the "
+                "Incident Commander field if the on-call changed.")
     if verdict is ApprovalVerdict.SAME_PERSON:
         return ("it needs a second person",
                 f"your approval is already recorded; this change also needs {missing}, "

@@ -5,7 +5,10 @@ from __future__ import annotations
 import dataclasses
 import enum
 
-from .approvals import ApprovalOutcome, ApprovalState, ApprovalVerdict, judge_approval, missing_roles, standing_approvals
+from .approvals import (ApprovalOutcome, ApprovalState, ApprovalVerdict, judge_approval,
+                        missing_roles, standing_approvals)
+from .change_history import HistoryEntry, edits_after, last_editor, latest_status_move
+from .material_edit import FieldChange
 from .awaiting_approval_gate import Finding, check_ready_for_approval
 from .change_request import ChangeRequest
 from .policy import FieldRole, GroupRole, Policy, StatusRole
@@ -28,6 +31,7 @@ class Verdict(str, enum.Enum):
 
     ALLOW = "allow"
     REVERT = "revert"
+    RECORD = "record"  # nothing to move: only record (a late approval)
     IGNORE = "ignore"
 
 
@@ -41,6 +45,7 @@ class Reason(str, enum.Enum):
     APPROVAL_RECORDED = "approval_recorded"
     APPROVAL_REFUSED = "approval_refused"
     APPROVAL_NOT_STANDING = "approval_not_standing"
+    APPROVAL_WITHDRAWN = "approval_withdrawn"
     REVIEW_MISSING = "review_missing"
     OWN_MOVE = "own_move"
     SUPERSEDED = "superseded"
@@ -57,6 +62,53 @@ class MoveDecision:
     findings: tuple[Finding, ...] = ()
     revert_to_status_id: str | None = None
     approval: ApprovalOutcome | None = None
+    edits: tuple[FieldChange, ...] = ()   # APPROVAL_WITHDRAWN: what changed since the approval
+    edited_by: str | None = None
+
+
+def _judge_late_approval(move, change, policy, site, approvals, groups, at, history,
+                         superseded) -> MoveDecision | None:
+    """Judge an approval that later events overtook; None when it is simply the current move."""
+    edits = edits_after(history, move.changelog_id)
+    if superseded:
+        category = policy.category_of(change.option(FieldRole.CATEGORY))
+        if edits or category is None or check_ready_for_approval(change, policy):
+            return MoveDecision(Verdict.IGNORE, Reason.SUPERSEDED)
+        outcome = judge_approval(change, category, move.actor_account_id or "", groups,
+                                 approvals, at=at)
+        if outcome.verdict in (ApprovalVerdict.COMPLETE, ApprovalVerdict.RECORDED):
+            return MoveDecision(Verdict.RECORD, Reason.APPROVAL_RECORDED, approval=outcome)
+        return MoveDecision(Verdict.IGNORE, Reason.SUPERSEDED)
+    category = policy.category_of(change.option(FieldRole.CATEGORY))
+    if edits and category is not None:
+        # Approved, then edited before we saw the approval: it approved content since changed.
+        outcome = judge_approval(change, category, move.actor_account_id or "", groups,
+                                 approvals, at=at)
+        if outcome.verdict in (ApprovalVerdict.COMPLETE, ApprovalVerdict.RECORDED):
+            return MoveDecision(Verdict.REVERT, Reason.APPROVAL_WITHDRAWN,
+                                revert_to_status_id=site.status_ids[StatusRole.AWAITING_APPROVAL],
+                                approval=outcome, edits=edits,
+                                edited_by=last_editor(history, move.changelog_id))
+    return None
+
+
+def replay_approvals(
+    pending: tuple[tuple[HistoryEntry, frozenset[GroupRole]], ...],
+    change: ChangeRequest,
+    policy: Policy,
+    history: tuple[HistoryEntry, ...],
+    approvals: ApprovalState,
+) -> ApprovalState:
+    """Add the approvals of earlier approval moves whose own events have not been handled yet."""
+    category = policy.category_of(change.option(FieldRole.CATEGORY))
+    for entry, groups in pending:
+        if category is None or edits_after(history, entry.id):
+            continue
+        outcome = judge_approval(change, category, entry.actor or "", groups, approvals,
+                                 at=entry.at)
+        if outcome.verdict in (ApprovalVerdict.COMPLETE, ApprovalVerdict.RECORDED):
+            approvals = outcome.state
+    return approvals
 
 
 def screen_move(
@@ -85,9 +137,18 @@ def judge_move(
     approvals: ApprovalState = ApprovalState(),
     actor_groups: frozenset[GroupRole] = frozenset(),
     at: str = "",
+    history: tuple[HistoryEntry, ...] = (),
 ) -> MoveDecision:
-    """Judge ``move`` against the change as it stands now, so a stale event does nothing."""
-    if change.status_id != move.to_status_id:
+    """Judge ``move`` against the change as it stands now and its changelog since the move."""
+    latest = latest_status_move(history)
+    superseded = change.status_id != move.to_status_id or (
+        latest is not None and latest > move.changelog_id)
+    if is_approval_gesture(move, site):
+        late = _judge_late_approval(move, change, policy, site, approvals, actor_groups, at,
+                                    history, superseded)
+        if late is not None:
+            return late
+    if superseded:
         return MoveDecision(Verdict.IGNORE, Reason.SUPERSEDED)
     to_role = site.status_role(move.to_status_id)
     from_role = site.status_role(move.from_status_id)

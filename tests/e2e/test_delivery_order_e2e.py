@@ -80,11 +80,6 @@ def test_shuffled_doubled_deliveries_end_as_in_order_ones(jira, web, worker, que
     assert own == [{"verdict": "ignore", "reason": "own_move"}] * len(keys)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "a stale move whose target equals the current status is judged as if it were the latest: "
-    "judge_move (rules/status_move.py) only treats a move as SUPERSEDED when the status differs, "
-    "so in order alice's old Awaiting Approval → Draft move is judged 'allowed' against the "
-    "Draft that changeguard's own revert produced; shuffled, it is skipped as already handled"))
 def test_the_decision_log_does_not_depend_on_delivery_order(jira, web, worker, queue):
     in_order = burst_delivered(jira, queue, None, duplicate=False)
     shuffled = burst_delivered(jira, queue, 1)
@@ -101,21 +96,11 @@ LATE = [
          f"* Rollback Plan: “{NORMAL['Rollback Plan']}” → “{NEW_ROLLBACK}”\n\n"
          "Next: the approvers review the change as it is now and move it to Approved again."],
         [], ["allowed", "approved", "approval withdrawn"],
-        id="edit-right-after-approval",
-        marks=pytest.mark.xfail(strict=True, reason=(
-            "the approval is judged on the issue as it is when the job runs, so an edit made "
-            "after carol approved but before the job ran is approved too: judge_approval "
-            "(rules/approvals.py) records revision_of(change now), then enforce_edit sees that "
-            "revision and does nothing; the change stays Approved with content carol never saw"))),
+        id="edit-right-after-approval"),
     pytest.param(
         ("move", "Implementing"),
         "Implementing", [], [("carol", "cab")], ["allowed", "approved", "allowed"],
-        id="implementing-right-after-approval",
-        marks=pytest.mark.xfail(strict=True, reason=(
-            "carol's approval is lost when alice moves on before its job runs: judge_move "
-            "(rules/status_move.py) returns SUPERSEDED for the Awaiting Approval → Approved "
-            "move because the issue is no longer Approved, so nothing is recorded, and alice's "
-            "Approved → Implementing is reverted as 'no standing approval'"))),
+        id="implementing-right-after-approval"),
 ]
 
 

@@ -154,9 +154,9 @@ CASES = [
         "Emergency change needs the approval of the Head of Engineering (group "
         "head-of-engineering) and the Incident Commander named on the change (group "
         "incident-commanders), two different people.\n\n"
-        "Next: ask the named Incident Commander to approve it, or change the Incident "
-        "Commander field if the on-call changed.",
-        ("reverted", "approval_refused"),
+        "Next: ask the Incident Commander named on the change ({erin}) to approve it, or "
+        "change the Incident Commander field if the on-call changed.",
+        ("reverted", "approval_refused"), mentions=("frank", "erin"),
     ), id="emergency-other-ic-than-the-named-one-refused"),
     # The sandbox cannot add dana to incident-commanders, so the same person giving both
     # approvals is tested with dana named as IC outside that group, approving twice.

@@ -107,8 +107,8 @@ CASES = [
      "@712020:alice, you are an Incident Commander, but not the one named on this change, and an Emergency "
      "change needs the approval of the Head of Engineering (group head-of-engineering) and the "
      "Incident Commander named on the change (group incident-commanders), two different people.\n"
-     "Next: ask the named Incident Commander to approve it, or change the Incident Commander "
-     "field if the on-call changed."),
+     "Next: ask the Incident Commander named on the change (@712020:erin) to approve it, or "
+     "change the Incident Commander field if the on-call changed."),
     ("same person twice", refused(AV.SAME_PERSON, IC), ctx(category=Category.EMERGENCY),
      "Moved back to Awaiting Approval: it needs a second person\n"
      "@712020:alice, your approval is already recorded; this change also needs the Incident Commander named "
