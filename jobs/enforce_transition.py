@@ -5,12 +5,13 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from rules.change_request import ChangeRequest, fields_to_fetch, parse_change_request
-from rules.issue_record import PROPERTY_KEY, AuditEntry, IssueRecord, parse_record
 from rules.approvals import ApprovalState, ApprovalVerdict
 from rules.change_history import approval_moves_between, parse_history
+from rules.change_request import ChangeRequest, fields_to_fetch, parse_change_request
+from rules.issue_record import PROPERTY_KEY, AuditEntry, IssueRecord, parse_record
 from rules.material_edit import EditDecision, EditVerdict
-from rules.move_comments import MoveContext, comment_for_move, comment_for_withdrawal, violation_alert
+from rules.move_comments import (MoveContext, comment_for_move, comment_for_withdrawal,
+                                 violation_alert)
 from rules.policy import FieldRole
 from rules.status_move import (MoveDecision, Reason, StatusMove, Verdict, is_approval_gesture,
                                judge_move, replay_approvals, screen_move)
@@ -18,7 +19,8 @@ from worker import runtime as runtime_module
 from worker.runtime import Runtime
 
 from .approver_groups import groups_of
-from .issue_actions import MARKER_TTL_SECONDS, carry_out, find_transition, iso_from_ms, issue_lock, load_plan
+from .issue_actions import (MARKER_TTL_SECONDS, carry_out, find_transition, iso_from_ms,
+                            issue_lock, load_plan)
 
 logger = logging.getLogger(__name__)
 
@@ -81,64 +83,89 @@ def _make_plan(rt: Runtime, issue_key: str, move: StatusMove, decision: MoveDeci
                change: ChangeRequest, record: IssueRecord, timestamp: int,
                replayed: ApprovalState | None) -> dict:
     """Decide every concrete step (which transition, which comment) before taking any."""
-    from_name = _status_name(rt, move.from_status_id, "its previous status")
-    to_name = _status_name(rt, move.to_status_id, "this status")
-    steps: list[dict] = []
-    summary = _summary(decision)
-    decision_name = "allowed"
-    if decision.verdict is Verdict.REVERT:
-        transition_id = find_transition(rt, issue_key, decision.revert_to_status_id)
-        summary["reverted"] = transition_id is not None
-        ctx = MoveContext(actor=move.actor_account_id, from_status=from_name, to_status=to_name,
-                          category=rt.policy.category_of(change.option(FieldRole.CATEGORY)),
-                          incident_commander=change.user(FieldRole.INCIDENT_COMMANDER),
-                          reverted=transition_id is not None)
-        if decision.reason is Reason.APPROVAL_WITHDRAWN:
-            comment = comment_for_withdrawal(
-                EditDecision(EditVerdict.WITHDRAW_AND_REVERT, decision.edits,
-                             decision.revert_to_status_id), decision.edited_by, rt.policy)
-        else:
-            comment = comment_for_move(decision, ctx, rt.policy)
-        if transition_id is not None:
-            steps.append({"kind": "revert", "transition_id": transition_id})
-            decision_name = {Reason.APPROVAL_RECORDED: "approval recorded",
-                             Reason.APPROVAL_WITHDRAWN: "approval withdrawn"}.get(
-                                 decision.reason, "reverted")
-        else:
-            decision_name = "flagged"
-            steps.append({"kind": "label", "label": rt.policy.violation_label})
-            url = f"{rt.settings.jira_base_url}/browse/{issue_key}"
-            steps.append({"kind": "alert", "channel": rt.policy.slack_channel,
-                          "text": violation_alert(issue_key, change.summary, ctx, rt.policy, url)})
-        steps.append({"kind": "comment", "body": comment})
-    elif decision.reason is Reason.APPROVED:
-        decision_name = "approved"
-    elif decision.verdict is Verdict.RECORD:
-        decision_name = ("approved" if decision.approval.verdict is ApprovalVerdict.COMPLETE
-                         else "approval recorded")
-    elif decision.verdict is Verdict.IGNORE:
-        decision_name = "approvals replayed"
+    names = (_status_name(rt, move.from_status_id, "its previous status"),
+             _status_name(rt, move.to_status_id, "this status"))
     approvals = decision.approval.state if decision.approval is not None else replayed
     if decision.reason is Reason.APPROVAL_WITHDRAWN:
         # The approval happened, then an edit withdrew it: record both, as in order.
-        approved = AuditEntry(
-            at=iso_from_ms(timestamp), decision="approved", reason=Reason.APPROVED.value,
-            actor=move.actor_account_id, from_status=from_name, to_status=to_name,
-            changelog_id=move.changelog_id, detail=decision.approval.verdict.value)
-        record = parse_record(record.with_entry(approved, decision.approval.state))
+        record = parse_record(record.with_entry(
+            _entry(rt, decision, move, names, timestamp, "approved", move.actor_account_id),
+            decision.approval.state))
         approvals = ApprovalState()
-    withdrawn = decision.reason is Reason.APPROVAL_WITHDRAWN
-    entry = AuditEntry(
-        at=iso_from_ms(timestamp), decision=decision_name, reason=decision.reason.value,
-        actor=decision.edited_by if withdrawn else move.actor_account_id,
-        from_status=from_name, to_status=to_name, changelog_id=move.changelog_id,
+    summary = _summary(decision)
+    if decision.verdict is not Verdict.REVERT:
+        name = _outcome_name(decision)
+        entry = _entry(rt, decision, move, names, timestamp, name, move.actor_account_id)
+        return {"summary": summary, "done": [],
+                "steps": [{"kind": "record", "value": record.with_entry(entry, approvals)}]}
+    transition_id = find_transition(rt, issue_key, decision.revert_to_status_id)
+    summary["reverted"] = transition_id is not None
+    actor = decision.edited_by if decision.reason is Reason.APPROVAL_WITHDRAWN else move.actor_account_id
+    flagged = _flag_steps(rt, issue_key, move, decision, change, names) + [
+        {"kind": "record", "value": record.with_entry(
+            _entry(rt, decision, move, names, timestamp, "flagged", actor), approvals)}]
+    if transition_id is None:
+        return {"summary": summary, "done": [], "steps": flagged}
+    name = {Reason.APPROVAL_RECORDED: "approval recorded",
+            Reason.APPROVAL_WITHDRAWN: "approval withdrawn"}.get(decision.reason, "reverted")
+    steps = [{"kind": "revert", "transition_id": transition_id},
+             {"kind": "comment", "body": _comment(rt, move, decision, change, names, True)},
+             {"kind": "record", "value": record.with_entry(
+                 _entry(rt, decision, move, names, timestamp, name, actor), approvals)}]
+    # If Jira refuses the revert (a condition, a permission), flag the issue instead.
+    return {"summary": summary, "done": [], "steps": steps, "fallback": flagged}
+
+
+def _flag_steps(rt: Runtime, issue_key: str, move: StatusMove, decision: MoveDecision,
+                change: ChangeRequest, names: tuple[str, str]) -> list[dict]:
+    """Label, alert Slack and comment, for a disallowed move that cannot be undone."""
+    url = f"{rt.settings.jira_base_url}/browse/{issue_key}"
+    return [{"kind": "label", "label": rt.policy.violation_label},
+            {"kind": "alert", "channel": rt.policy.slack_channel,
+             "text": violation_alert(issue_key, change.summary,
+                                     _context(rt, move, change, names, False), rt.policy, url)},
+            {"kind": "comment", "body": _comment(rt, move, decision, change, names, False)}]
+
+
+def _context(rt: Runtime, move: StatusMove, change: ChangeRequest, names: tuple[str, str],
+             reverted: bool) -> MoveContext:
+    return MoveContext(actor=move.actor_account_id, from_status=names[0], to_status=names[1],
+                       category=rt.policy.category_of(change.option(FieldRole.CATEGORY)),
+                       incident_commander=change.user(FieldRole.INCIDENT_COMMANDER),
+                       reverted=reverted)
+
+
+def _comment(rt: Runtime, move: StatusMove, decision: MoveDecision, change: ChangeRequest,
+             names: tuple[str, str], reverted: bool) -> dict:
+    if decision.reason is Reason.APPROVAL_WITHDRAWN:
+        verdict = EditVerdict.WITHDRAW_AND_REVERT if reverted else EditVerdict.WITHDRAW
+        return comment_for_withdrawal(
+            EditDecision(verdict, decision.edits, decision.revert_to_status_id),
+            decision.edited_by, rt.policy)
+    return comment_for_move(decision, _context(rt, move, change, names, reverted), rt.policy)
+
+
+def _outcome_name(decision: MoveDecision) -> str:
+    if decision.reason is Reason.APPROVED:
+        return "approved"
+    if decision.verdict is Verdict.RECORD:
+        return ("approved" if decision.approval.verdict is ApprovalVerdict.COMPLETE
+                else "approval recorded")
+    if decision.verdict is Verdict.IGNORE:
+        return "approvals replayed"
+    return "allowed"
+
+
+def _entry(rt: Runtime, decision: MoveDecision, move: StatusMove, names: tuple[str, str],
+           timestamp: int, name: str, actor: str | None) -> AuditEntry:
+    return AuditEntry(
+        at=iso_from_ms(timestamp), decision=name, reason=decision.reason.value, actor=actor,
+        from_status=names[0], to_status=names[1], changelog_id=move.changelog_id,
         detail=", ".join(rt.policy.field_name(f.field) + ": " + f.problem.value
                          for f in decision.findings)
         or ", ".join(rt.policy.field_name(e.field) for e in decision.edits)
         or (decision.approval.verdict.value if decision.approval is not None else ""),
     )
-    steps.append({"kind": "record", "value": record.with_entry(entry, approvals)})
-    return {"summary": summary, "steps": steps, "done": []}
 
 
 def _summary(decision: MoveDecision) -> dict[str, Any]:

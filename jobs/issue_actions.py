@@ -10,6 +10,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from rules.issue_record import PROPERTY_KEY
+from worker.jira_client import JiraRejected
 from worker.runtime import Runtime
 
 logger = logging.getLogger(__name__)
@@ -53,13 +54,25 @@ def load_plan(rt: Runtime, plan_key: str) -> dict | None:
 def carry_out(rt: Runtime, issue_key: str, plan_key: str, plan: dict, context: dict) -> None:
     """Take each step of the plan not yet done, recording progress after each one."""
     rt.redis.set(plan_key, json.dumps(plan), ex=MARKER_TTL_SECONDS)
-    for index, step in enumerate(plan["steps"]):
-        if index in plan["done"]:
-            continue
-        _take(rt, issue_key, step)
-        plan["done"].append(index)
-        rt.redis.set(plan_key, json.dumps(plan), ex=MARKER_TTL_SECONDS)
-        logger.info(_STEP_EVENTS[step["kind"]], extra={**context, "step": step["kind"]})
+    index = 0
+    while index < len(plan["steps"]):
+        step = plan["steps"][index]
+        if index not in plan["done"]:
+            try:
+                _take(rt, issue_key, step)
+            except JiraRejected as exc:
+                if step["kind"] != "revert" or not plan.get("fallback"):
+                    raise
+                # Jira refused the way back: switch to the plan's fallback (flag the issue).
+                logger.warning("revert refused", extra={**context, "error": str(exc)})
+                plan["steps"] = plan["steps"][:index] + plan.pop("fallback")
+                plan["summary"]["reverted"] = False
+                rt.redis.set(plan_key, json.dumps(plan), ex=MARKER_TTL_SECONDS)
+                continue
+            plan["done"].append(index)
+            rt.redis.set(plan_key, json.dumps(plan), ex=MARKER_TTL_SECONDS)
+            logger.info(_STEP_EVENTS[step["kind"]], extra={**context, "step": step["kind"]})
+        index += 1
     rt.redis.delete(plan_key)
 
 

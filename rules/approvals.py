@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from .change_request import ChangeRequest
-from .policy import Category, FieldRole, GroupRole, Policy
+from .policy import Category, FieldRole, GroupRole
 
 
 class ApprovalRole(str, enum.Enum):

@@ -97,7 +97,7 @@ def _explain(decision: MoveDecision, ctx: MoveContext, policy: Policy) -> tuple[
                 f"a change goes Draft → Awaiting Approval → Approved → Implementing → "
                 f"Implemented → Closed, one step at a time. From {ctx.from_status} it can go to "
                 f"{', '.join(allowed) or 'no other status'}.",
-                f"move it one step at a time; each step has its own checks.")
+                "move it one step at a time; each step has its own checks.")
     if reason is Reason.APPROVAL_NOT_STANDING:
         return ("no standing approval",
                 "this change has no approval for its current content (an edit to the category, "

@@ -172,3 +172,18 @@ def test_check_explains_an_issue_with_one_read_and_no_writes(jira, runtime):
         "    - Deployment Plan is empty: list the steps that deploy the change.",
     ]
     assert bot_calls(jira) == [("GET", args["issue_key"])]
+
+
+def test_a_refused_revert_flags_the_issue_instead(jira, slack, runtime):
+    args = move_to_awaiting(jira, INCOMPLETE)
+    key = args["issue_key"]
+    jira.inject_fault("POST", rf"^/rest/api/3/issue/{key}/transitions$", 400, times=1)
+    assert enforce_transition(**args, runtime=runtime) == {"verdict": "revert",
+                                                            "reason": "gate_failed",
+                                                            "reverted": False}
+    assert jira.status_of(key) == "Awaiting Approval"
+    assert runtime.policy.violation_label in jira.labels(key)
+    [comment] = jira.comments(key)
+    assert comment["text"].splitlines()[0] == "Not allowed: Draft → Awaiting Approval"
+    assert [m.channel for m in slack.messages] == ["#deployments"]
+    assert jira.property(key, "changeguard")["audit"][-1]["decision"] == "flagged"
