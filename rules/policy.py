@@ -95,6 +95,7 @@ class Policy:
     way_back_moves: frozenset[tuple[StatusRole, StatusRole]]
     cab: CabPolicy
     slack_channel: str
+    slack_users: Mapping[str, str]
     violation_label: str
     retro_overdue_label: str
 
@@ -193,6 +194,7 @@ def parse_policy(text: str, source: str = "<policy>") -> Policy:
             retrospective_due_hours=reader.integer(cab, "cab", "retrospective_due_hours", minimum=1),
         ),
         slack_channel=reader.string(slack, "slack", "channel"),
+        slack_users=reader.string_map(slack, "slack", "users"),
         violation_label=reader.string(labels, "labels", "violation"),
         retro_overdue_label=reader.string(labels, "labels", "retro_overdue"),
     )
@@ -235,6 +237,13 @@ class _Reader:
         if not value and not allow_empty:
             raise self.fail(f"{prefix}.{key}", "must not be empty")
         return tuple(value)
+
+    def string_map(self, table: Mapping[str, Any], prefix: str, key: str) -> dict[str, str]:
+        value = table.get(key, {})
+        if not isinstance(value, dict) or not all(
+                isinstance(v, str) and v.strip() for v in value.values()):
+            raise self.fail(f"{prefix}.{key}", "expected a table of names to non-empty strings")
+        return dict(value)
 
     def role_map(self, table: Mapping[str, Any], prefix: str, roles: type[enum.Enum]) -> dict:
         result = {}

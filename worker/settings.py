@@ -29,6 +29,8 @@ class Settings:
     redis_url: str | None
     slack_bot_token: str | None = None
     slack_api_url: str = DEFAULT_SLACK_API_URL
+    slack_signing_secret: str | None = None
+    calendar_token: str | None = None
     policy_path: Path = DEFAULT_POLICY_PATH
     namespace: str = "changeguard"
     max_webhook_bytes: int = DEFAULT_MAX_WEBHOOK_BYTES
@@ -104,6 +106,8 @@ class Settings:
             redis_url=redis_url,
             slack_bot_token=optional("SLACK_BOT_TOKEN"),
             slack_api_url=slack_api_url,
+            slack_signing_secret=optional("SLACK_SIGNING_SECRET"),
+            calendar_token=optional("CHANGEGUARD_CALENDAR_TOKEN"),
             policy_path=policy_path,
             namespace=namespace,
             max_webhook_bytes=max_webhook_bytes,

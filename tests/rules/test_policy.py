@@ -21,6 +21,9 @@ def test_default_policy_matches_policy_md():
     assert policy.cab.epic_key == "CHG-1"
     assert (StatusRole.DRAFT, StatusRole.AWAITING_APPROVAL) in policy.allowed_moves
     assert "tbd" in policy.placeholders and policy.min_text_length == 20
+    assert policy.slack_users == {}
+    assert parse_policy(edit("[slack.users]\n", '[slack.users]\nU123 = "712020:dana"\n')
+                        ).slack_users == {"U123": "712020:dana"}
 
 
 def edit(old: str, new: str) -> str:
@@ -30,7 +33,8 @@ def edit(old: str, new: str) -> str:
 
 ERRORS = [
     ("bad toml", edit("[scope]", "[scope"), r"p\.toml: not valid TOML: .*line 5"),
-    ("missing table", edit("[slack]\nchannel", "[slackk]\nchannel"), r"p\.toml: \[slack\]: missing table"),
+    ("missing table", edit("[slack]\nchannel", "[slackk]\nchannel").replace("[slack.users]", "[slackk.users]"),
+     r"p\.toml: \[slack\]: missing table"),
     ("table is a string", DEFAULT + '\nlabels2 = 1', None),
     ("empty field name", edit('rollback_plan = "Rollback Plan"', 'rollback_plan = ""'),
      r"p\.toml: fields\.rollback_plan: expected a non-empty string"),
@@ -62,6 +66,8 @@ ERRORS = [
      r"workflow\.allowed\[0\]: \['draft', 'review'\] names an unknown status role"),
     ("rrule without FREQ", edit('meeting_rrule = "FREQ=WEEKLY;', 'meeting_rrule = "'),
      r"cab\.meeting_rrule: .* is not an RFC 5545 RRULE \(no FREQ=\)"),
+    ("slack users not strings", edit("[slack.users]\n", "[slack.users]\nU123 = 5\n"),
+     r"slack\.users: expected a table of names to non-empty strings"),
     ("table given as value", "labels = 3\n" + edit("[labels]\n", "[labels_old]\n"),
      r"\[labels\]: expected a table"),
 ]

@@ -15,7 +15,8 @@ def test_defaults():
     assert settings == Settings(
         jira_base_url="https://acme.atlassian.net", jira_email="cg@acme.com",
         jira_api_token="token", jira_webhook_secret=None, redis_url=None,
-        slack_bot_token=None, slack_api_url="https://slack.com/api/",
+        slack_bot_token=None, slack_api_url="https://slack.com/api/", slack_signing_secret=None,
+        calendar_token=None,
         policy_path=DEFAULT_POLICY_PATH, namespace="changeguard", max_webhook_bytes=1_000_000,
         log_level="INFO", log_format="text",
     )
