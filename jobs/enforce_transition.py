@@ -12,13 +12,14 @@ from rules.issue_record import PROPERTY_KEY, AuditEntry, IssueRecord, parse_reco
 from rules.material_edit import EditDecision, EditVerdict
 from rules.move_comments import (MoveContext, comment_for_move, comment_for_withdrawal,
                                  violation_alert)
-from rules.policy import FieldRole
+from rules.policy import FieldRole, StatusRole
 from rules.status_move import (MoveDecision, Reason, StatusMove, Verdict, is_approval_gesture,
                                judge_move, replay_approvals, screen_move)
 from worker import runtime as runtime_module
 from worker.runtime import Runtime
 
 from .approver_groups import groups_of
+from .follow_ups import enqueue_follow_up
 from .issue_actions import (MARKER_TTL_SECONDS, carry_out, find_transition, iso_from_ms,
                             issue_lock, load_plan)
 
@@ -76,7 +77,19 @@ def enforce_transition(
                               approvals if replayed else None)
         carry_out(rt, issue_key, plan_key, plan, context)
         _mark_handled(rt, handled_key, move.changelog_id)
-        return plan["summary"]
+    if plan["summary"]["verdict"] == Verdict.ALLOW.value:
+        _set_off_follow_ups(rt, issue_key, move)
+    return plan["summary"]
+
+
+def _set_off_follow_ups(rt: Runtime, issue_key: str, move: StatusMove) -> None:
+    """After an allowed move: announce deployments in Slack (only now, never before a revert)."""
+    role = rt.site.status_role(move.to_status_id)
+    if role in (StatusRole.IMPLEMENTING, StatusRole.IMPLEMENTED):
+        enqueue_follow_up(rt, "jobs.deployment_notices.announce_deployment",
+                          f"notice-{issue_key}-{move.changelog_id}",
+                          {"issue_key": issue_key, "changelog_id": str(move.changelog_id),
+                           "to_status_id": move.to_status_id})
 
 
 def _make_plan(rt: Runtime, issue_key: str, move: StatusMove, decision: MoveDecision,

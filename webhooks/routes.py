@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from rules.approvals import MATERIAL_FIELDS
+from rules.policy import FieldRole
 
 from .events import JiraEvent
 from .router import Context, JobRequest, Router
 
 ENFORCE_TRANSITION = "jobs.enforce_transition.enforce_transition"
 ENFORCE_EDIT = "jobs.enforce_edit.enforce_edit"
+UPDATE_OUTCOME = "jobs.deployment_notices.update_outcome"
 
 router = Router()
 
@@ -75,5 +77,12 @@ def enforce_change(event: JiraEvent, context: Context) -> tuple[JobRequest, ...]
                 "changelog_id": event.changelog_id,
                 "actor_account_id": event.actor_account_id,
             },
+        ))
+    if (event.webhook_event == "jira:issue_updated"
+            and context.policy.field_name(FieldRole.OUTCOME) in event.changed_field_names):
+        jobs.append(JobRequest(
+            func=UPDATE_OUTCOME,
+            job_id=f"{context.namespace}-outcome-{event.issue_key}-{event.changelog_id}",
+            kwargs={"issue_key": event.issue_key},
         ))
     return tuple(jobs)

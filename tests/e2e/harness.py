@@ -22,11 +22,13 @@ ROOT = Path(__file__).resolve().parents[2]
 SECRET = "e2e webhook secret"
 
 
-def settings_for(jira, redis_url: str, namespace: str, secret: str | None = SECRET) -> Settings:
-    """Return the Settings a deployment pointed at this sandbox would build from its env."""
+def settings_for(jira, redis_url: str, namespace: str, secret: str | None = SECRET,
+                 slack=None) -> Settings:
+    """Return the Settings a deployment pointed at this sandbox (and fake Slack) would build."""
+    extra = {"slack_bot_token": slack.token, "slack_api_url": slack.api_url} if slack else {}
     return Settings(
         jira_base_url=jira.base_url, jira_email=jira.bot.email, jira_api_token=jira.bot.api_token,
-        jira_webhook_secret=secret, redis_url=redis_url, namespace=namespace,
+        jira_webhook_secret=secret, redis_url=redis_url, namespace=namespace, **extra,
     )
 
 
@@ -38,6 +40,9 @@ def env_for(settings: Settings) -> dict[str, str]:
         "JIRA_API_TOKEN": settings.jira_api_token, "REDIS_URL": settings.redis_url or "",
         "JIRA_WEBHOOK_SECRET": settings.jira_webhook_secret or "",
         "CHANGEGUARD_NAMESPACE": settings.namespace, "LOG_LEVEL": "INFO",
+        "SLACK_BOT_TOKEN": settings.slack_bot_token or "", "SLACK_API_URL": settings.slack_api_url,
+        "SLACK_SIGNING_SECRET": settings.slack_signing_secret or "",
+        "CHANGEGUARD_CALENDAR_TOKEN": settings.calendar_token or "",
     })
     return env
 
