@@ -5,7 +5,7 @@ import pytest
 from tests.fixture_files import load_fixture
 from webhooks.events import parse_body
 from webhooks.router import Context, JobRequest
-from webhooks.routes import ENFORCE_EDIT, ENFORCE_TRANSITION, router
+from webhooks.routes import ENFORCE_EDIT, ENFORCE_TRANSITION, UPDATE_OUTCOME, router
 from worker.policy_file import load_policy
 
 CONTEXT = Context(event_id="3f1c3a94-1c7e-4f0d-9a7b-0d2b1f6a5e11", policy=load_policy())
@@ -76,7 +76,11 @@ ACTOR = "5b10ac8d82e05b22cc7df0a6"
      (transition("CHG-7", "20111", 1735530200000, "10003", "10002", ACTOR),
       edit("CHG-7", "20111", 1735530200000, ACTOR))),
     ("issue_updated_change_request_description_edit", ()),
-], ids=["material-edit", "transition-with-material-edit", "description-is-not-material"])
+    ("issue_updated_change_request_outcome_set",
+     (JobRequest(func=UPDATE_OUTCOME, job_id="changeguard-outcome-CHG-7-20112",
+                 kwargs={"issue_key": "CHG-7"}),)),
+], ids=["material-edit", "transition-with-material-edit", "description-is-not-material",
+        "outcome-updates-the-slack-thread"])
 def test_material_edits_enqueue_the_approval_check(name, jobs):
     assert routed(name) == jobs
 
