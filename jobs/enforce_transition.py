@@ -12,7 +12,7 @@ from rules.issue_record import PROPERTY_KEY, AuditEntry, IssueRecord, parse_reco
 from rules.material_edit import EditDecision, EditVerdict
 from rules.move_comments import (MoveContext, comment_for_move, comment_for_withdrawal,
                                  violation_alert)
-from rules.policy import FieldRole, StatusRole
+from rules.policy import Category, FieldRole, StatusRole
 from rules.status_move import (MoveDecision, Reason, StatusMove, Verdict, is_approval_gesture,
                                judge_move, replay_approvals, screen_move)
 from worker import runtime as runtime_module
@@ -77,19 +77,26 @@ def enforce_transition(
                               approvals if replayed else None)
         carry_out(rt, issue_key, plan_key, plan, context)
         _mark_handled(rt, handled_key, move.changelog_id)
-    if plan["summary"]["verdict"] == Verdict.ALLOW.value:
-        _set_off_follow_ups(rt, issue_key, move)
+    # Only now, after enforcement: a move about to be reverted must not set anything off.
+    for follow_up in plan.get("follow_ups", []):
+        enqueue_follow_up(rt, **follow_up)
     return plan["summary"]
 
 
-def _set_off_follow_ups(rt: Runtime, issue_key: str, move: StatusMove) -> None:
-    """After an allowed move: announce deployments in Slack (only now, never before a revert)."""
+def _follow_ups(rt: Runtime, issue_key: str, move: StatusMove, change: ChangeRequest) -> list:
+    """Name the work an allowed move sets off: Slack deployment notices, approval requests."""
     role = rt.site.status_role(move.to_status_id)
     if role in (StatusRole.IMPLEMENTING, StatusRole.IMPLEMENTED):
-        enqueue_follow_up(rt, "jobs.deployment_notices.announce_deployment",
-                          f"notice-{issue_key}-{move.changelog_id}",
-                          {"issue_key": issue_key, "changelog_id": str(move.changelog_id),
-                           "to_status_id": move.to_status_id})
+        return [{"func": "jobs.deployment_notices.announce_deployment",
+                 "job_id": f"notice-{issue_key}-{move.changelog_id}",
+                 "kwargs": {"issue_key": issue_key, "changelog_id": str(move.changelog_id),
+                            "to_status_id": move.to_status_id}}]
+    emergency = rt.policy.category_of(change.option(FieldRole.CATEGORY)) is Category.EMERGENCY
+    if role is StatusRole.AWAITING_APPROVAL and emergency:
+        return [{"func": "jobs.slack_approvals.request_emergency_approval",
+                 "job_id": f"slack-request-{issue_key}-{move.changelog_id}",
+                 "kwargs": {"issue_key": issue_key}}]
+    return []
 
 
 def _make_plan(rt: Runtime, issue_key: str, move: StatusMove, decision: MoveDecision,
@@ -109,7 +116,9 @@ def _make_plan(rt: Runtime, issue_key: str, move: StatusMove, decision: MoveDeci
     if decision.verdict is not Verdict.REVERT:
         name = _outcome_name(decision)
         entry = _entry(rt, decision, move, names, timestamp, name, move.actor_account_id)
-        return {"summary": summary, "done": [],
+        follow_ups = (_follow_ups(rt, issue_key, move, change)
+                      if decision.verdict is Verdict.ALLOW else [])
+        return {"summary": summary, "done": [], "follow_ups": follow_ups,
                 "steps": [{"kind": "record", "value": record.with_entry(entry, approvals)}]}
     transition_id = find_transition(rt, issue_key, decision.revert_to_status_id)
     summary["reverted"] = transition_id is not None

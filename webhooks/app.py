@@ -14,6 +14,7 @@ from worker.settings import Settings, SettingsError
 
 from . import enqueue, routes
 from .router import Router
+from .slack_interactions import bp as slack_bp
 from .views import Services, bp
 
 logger = logging.getLogger(__name__)
@@ -49,4 +50,5 @@ def create_app(
         router=router or routes.router,
     )
     app.register_blueprint(bp)
+    app.register_blueprint(slack_bp)
     return app
