@@ -40,12 +40,13 @@ COMPLETE = {
 
 def run_demo(*, serve: bool = True) -> int:
     """Start everything, show a blocked and an accepted move, then keep serving until Ctrl-C."""
-    from sandbox.jira_server import SandboxJira  # the sandbox is a dev/demo dependency only
+    from sandbox.jira_server import SandboxJira  # the sandboxes are dev/demo dependencies
+    from sandbox.slack_server import SandboxSlack
 
     STATE_DIR.mkdir(exist_ok=True)
     processes: list[subprocess.Popen] = []
     embedded = None
-    jira = None
+    jira = slack = None
     try:
         redis_url = os.environ.get("REDIS_URL")
         if not redis_url:
@@ -54,6 +55,8 @@ def run_demo(*, serve: bool = True) -> int:
         secret = secrets.token_hex(16)
         jira = SandboxJira(webhook_secret=secret)
         jira.start()
+        slack = SandboxSlack()
+        slack.start()
         web_port = _free_port()
         env = {
             **os.environ,
@@ -63,6 +66,8 @@ def run_demo(*, serve: bool = True) -> int:
             "JIRA_WEBHOOK_SECRET": secret,
             "REDIS_URL": redis_url,
             "CHANGEGUARD_NAMESPACE": "changeguard-demo-" + secrets.token_hex(3),
+            "SLACK_BOT_TOKEN": slack.token,
+            "SLACK_API_URL": slack.api_url,
         }
         web_url = f"http://127.0.0.1:{web_port}"
         processes.append(_spawn("web", [sys.executable, "-m", "gunicorn", "--chdir", str(ROOT),
@@ -74,11 +79,13 @@ def run_demo(*, serve: bool = True) -> int:
         _say(f"changeguard demo\n"
              f"  sandbox Jira Cloud  {jira.base_url}  (users: {', '.join(jira.users)})\n"
              f"  webhook endpoint    {web_url}/webhooks/jira  (signed with a fresh secret)\n"
+             f"  sandbox Slack       {slack.api_url}  (#deployments)\n"
              f"  Redis               {redis_url}{'  (embedded)' if embedded else ''}\n"
              f"  logs                {STATE_DIR}/web.log, {STATE_DIR}/worker.log\n")
         queue = Queue(env["CHANGEGUARD_NAMESPACE"], connection=connect_redis(redis_url))
         _walk(jira, queue, "1. An incomplete change request", INCOMPLETE)
-        _walk(jira, queue, "2. A complete change request", COMPLETE)
+        key = _walk(jira, queue, "2. A complete change request", COMPLETE)
+        _deploy(jira, slack, queue, key)
         if not serve:
             return 0
         _say("Everything keeps running. Call the sandbox Jira's REST API as any of these users "
@@ -104,11 +111,13 @@ def run_demo(*, serve: bool = True) -> int:
                 process.kill()
         if jira is not None:
             jira.stop()
+        if slack is not None:
+            slack.stop()
         if embedded is not None:
             embedded.stop()
 
 
-def _walk(jira, queue: Queue, title: str, fields: dict[str, str]) -> None:
+def _walk(jira, queue: Queue, title: str, fields: dict[str, str]) -> str:
     key = jira.create_change_request("alice", "Rotate edge TLS certificates", fields)
     _say(f"{title}: alice creates {key}")
     for name in ("Deployment Plan", "Rollback Plan"):
@@ -127,6 +136,31 @@ def _walk(jira, queue: Queue, title: str, fields: dict[str, str]) -> None:
             _say(f"     | {line}" if line.strip() else "     |")
     else:
         _say(f"   {key} stands in {status}: the gate passed, no comment ({elapsed:.1f} s)")
+    _say("")
+    return key
+
+
+def _deploy(jira, slack, queue: Queue, key: str) -> None:
+    """Approve, implement and close the complete change, showing what Slack hears."""
+    steps = [("carol (CAB)", "carol", "Approved"), ("alice", "alice", "Implementing"),
+             ("alice", "alice", "Implemented")]
+    _say(f"3. {key} goes through approval and deployment")
+    for who, user, status in steps:
+        seen = len(slack.messages)
+        jira.transition(key, status, as_user=user)
+        _wait_for_judgement(queue, key, jira.status_id(status))
+        if status != "Approved":  # the Slack notice is a follow-up job of the allowed move
+            deadline = time.monotonic() + 15
+            while len(slack.messages) == seen and time.monotonic() < deadline:
+                time.sleep(0.05)
+        _say(f"   {who} moves {key} to {status}: it stands in {jira.status_of(key)}")
+        for message in slack.messages[seen:]:
+            thread = " (in the thread)" if message.thread_ts else ""
+            _say(f"     [slack {message.channel}]{thread} {message.text.splitlines()[0]}")
+    record = jira.property(key, "changeguard") or {}
+    approvals = (record.get("approvals") or {}).get("approvals", [])
+    _say(f"   recorded on {key}: approvals {[(a['role']) for a in approvals]}, "
+         f"{len(record.get('audit', []))} decisions in its audit trail")
     _say("")
 
 

@@ -20,3 +20,8 @@ def test_demo_walkthrough_shows_the_blocked_and_the_accepted_move():
     assert any(line.startswith("changeguard moved CHG-2 back to Draft (") for line in lines)
     assert any(line.startswith("CHG-3 stands in Awaiting Approval: the gate passed, no comment")
                for line in lines)
+    assert "carol (CAB) moves CHG-3 to Approved: it stands in Approved" in lines
+    assert ("[slack #deployments] :rocket: Deploying CHG-3 — Rotate edge TLS certificates"
+            in lines)
+    assert ("[slack #deployments] (in the thread) :white_check_mark: CHG-3 implemented by "
+            "Alice Adams" in lines)
