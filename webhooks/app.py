@@ -13,6 +13,7 @@ from worker.policy_file import load_policy
 from worker.settings import Settings, SettingsError
 
 from . import enqueue, routes
+from .calendar_feed import bp as calendar_bp
 from .router import Router
 from .slack_interactions import bp as slack_bp
 from .views import Services, bp
@@ -51,4 +52,5 @@ def create_app(
     )
     app.register_blueprint(bp)
     app.register_blueprint(slack_bp)
+    app.register_blueprint(calendar_bp)
     return app

@@ -105,11 +105,25 @@ def wait_until(predicate: Callable[[], object], *, timeout: float = 15, what: st
         time.sleep(0.02)
 
 
-def settle(jira, queue: Queue, rounds: int = 3) -> None:
-    """Wait until Jira has delivered everything and the worker has finished every job, twice over."""
-    for _ in range(rounds):
+def settle(jira, queue: Queue, timeout: float = 60) -> None:
+    """Wait until Jira has delivered everything and the worker has finished every job.
+
+    A job can set off a webhook (its own revert) that sets off another job, so wait until two
+    rounds in a row see the same deliveries and the same finished and failed jobs.
+    """
+    deadline = time.monotonic() + timeout
+    seen = None
+    while True:
         jira.wait_for_deliveries(timeout=20)
         wait_until(lambda: drained(queue), timeout=30, what="the queue to drain")
+        now = (len(jira.deliveries), queue.finished_job_registry.count,
+               queue.failed_job_registry.count)
+        if now == seen:
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"still busy after {timeout} s: {now}")
+        seen = now
+        time.sleep(0.05)
 
 
 def drained(queue: Queue) -> bool:
