@@ -1,0 +1,84 @@
+"""The hourly scan: flag each Emergency change whose retrospective is overdue, exactly once."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from datetime import datetime
+
+from rules.cab_schedule import CabCalendar, next_meeting
+from rules.change_history import parse_history
+from rules.change_request import ChangeRequest, fields_to_fetch, parse_change_request
+from rules.emergency_retrospective import (RetroDeadline, RetroState, entered_implemented,
+                                           overdue_alert,
+                                           overdue_comment, retro_deadline)
+from rules.policy import StatusRole
+from worker import runtime as runtime_module
+from worker.runtime import Runtime
+
+from .issue_actions import MARKER_TTL_SECONDS, carry_out, issue_lock, load_plan
+
+logger = logging.getLogger(__name__)
+
+FLAGGED_TTL_SECONDS = 90 * 24 * 3600
+
+
+def scan_retrospectives(now: datetime, *, calendar: CabCalendar, runtime: Runtime | None = None,
+                        page_size: int = 100) -> dict[str, str]:
+    """Flag every Emergency change past its retrospective deadline; return each one's state."""
+    rt = runtime or runtime_module.current()
+    states: dict[str, str] = {}
+    for change, implemented_at in implemented_changes(rt, page_size=page_size):
+        deadline = retro_deadline(change, implemented_at, now=now, policy=rt.policy, site=rt.site)
+        states[change.key] = deadline.state.value
+        if deadline.state in {RetroState.OVERDUE, RetroState.ALREADY_FLAGGED}:
+            states[change.key] = maybe_flag_overdue(rt, change, deadline, now, calendar)
+    return states
+
+
+def implemented_changes(rt: Runtime, *, statuses: tuple[StatusRole, ...] = (StatusRole.IMPLEMENTED,),
+                        extra_jql: str = "",
+                        page_size: int = 100) -> Iterator[tuple[ChangeRequest, datetime | None]]:
+    """Yield the change requests in ``statuses`` with when each last reached Implemented."""
+    ids = ", ".join(rt.site.status_ids[role] for role in statuses)
+    jql = f"{rt.policy.scope_jql} AND status in ({ids}){extra_jql} ORDER BY key"
+    for issue in rt.jira.search_issues(jql, fields=fields_to_fetch(rt.site), page_size=page_size):
+        change = parse_change_request(issue, rt.site)
+        # Enhanced search in JiraClient cannot expand the changelog: read it per issue.
+        history = rt.jira.get_issue(change.key, fields=("status",), expand=("changelog",))
+        yield change, entered_implemented(parse_history(history, rt.site), rt.site)
+
+
+def maybe_flag_overdue(rt: Runtime, change: ChangeRequest, deadline: RetroDeadline, now: datetime,
+                       calendar: CabCalendar) -> str:
+    """Label, comment and alert once for this change's move into Implemented; return the state.
+
+    A labelled change is left alone unless an earlier scan stopped halfway through flagging it.
+    """
+    assert deadline.implemented_at is not None
+    entry = deadline.implemented_at.isoformat()
+    marker = rt.settings.key("retro-flagged", change.key, entry)
+    plan_key = rt.settings.key("plan", "retro", change.key, entry)
+    context = {"issue_key": change.key, "due_at": deadline.due_at.isoformat()}
+    with issue_lock(rt, change.key):
+        if rt.redis.exists(marker):
+            return RetroState.ALREADY_FLAGGED.value
+        plan = load_plan(rt, plan_key)
+        if plan is None and deadline.state is RetroState.ALREADY_FLAGGED:
+            return RetroState.ALREADY_FLAGGED.value
+        plan = plan or {
+            "steps": [
+                {"kind": "label", "label": rt.policy.retro_overdue_label},
+                {"kind": "comment", "body": overdue_comment(
+                    change, deadline, next_meeting(calendar, now), policy=rt.policy,
+                    calendar=calendar)},
+                {"kind": "alert", "channel": rt.policy.slack_channel,
+                 "text": overdue_alert(change, deadline, calendar=calendar,
+                                       browse_url=f"{rt.settings.jira_base_url}/browse")},
+            ],
+            "done": [],
+        }
+        carry_out(rt, change.key, plan_key, plan, context)
+        rt.redis.set(marker, now.isoformat(), ex=max(FLAGGED_TTL_SECONDS, MARKER_TTL_SECONDS))
+    logger.info("retrospective overdue flagged", extra=context)
+    return RetroState.OVERDUE.value

@@ -1,0 +1,158 @@
+"""The agenda job against the sandbox Jira: paged searches, one comment, rebuilt in place."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import pytest
+from rq import Queue
+
+from jobs.cab_agenda import AGENDA_PROPERTY, gather_agenda, post_cab_agenda
+from jobs.periodic import cab_calendar, enqueue_tick, periodic_queue_name, tick
+from rules.cab_agenda import agenda_text
+from rules.cab_schedule import next_meeting
+from worker.jira_client import JiraRejected
+
+from ..e2e import harness
+from .test_enforce_transition import jira, runtime, slack  # noqa: F401 - fixtures
+
+NOW = datetime(2030, 1, 7, 15, 30, tzinfo=timezone.utc)  # after the agenda time of Tue 8 Jan
+NORMAL = {**{name: value for name, value in harness.NORMAL.items()
+             if not name.startswith("Planned")}, "Risk Level": "Medium"}
+EMERGENCY = {**NORMAL, "Change Category": "Emergency", "Change Type": "Database",
+             "Incident Commander": "erin"}
+PATH = {"Awaiting Approval": ["Awaiting Approval"],
+        "Approved": ["Awaiting Approval", "Approved"],
+        "Implementing": ["Awaiting Approval", "Approved", "Implementing"],
+        "Implemented": ["Awaiting Approval", "Approved", "Implementing", "Implemented"]}
+
+
+def window(day: int, start: int, end: int) -> dict[str, str]:
+    return {"Planned Start": f"2030-01-{day:02d}T{start:02d}:00:00.000+0000",
+            "Planned End": f"2030-01-{day:02d}T{end:02d}:00:00.000+0000"}
+
+
+def make_change(jira, summary, fields, status, implemented_at=None):
+    """Create a change as alice and walk it to ``status``; backdate its move into Implemented."""
+    key = jira.create_change_request("alice", summary, fields)
+    for step in PATH[status]:
+        jira.transition(key, step, as_user="alice")
+    if implemented_at is not None:
+        with jira.site.lock:  # the sandbox stamps history with the real clock: move it back
+            jira.site.issue(key).histories[-1].created = implemented_at
+    return key
+
+
+@pytest.fixture
+def calendar(runtime):
+    return cab_calendar(runtime.policy)
+
+
+def seed(jira):
+    """Seven Normal changes awaiting approval, one overdue Emergency change, two clashing."""
+    awaiting = [make_change(jira, f"Awaiting {n}", {**NORMAL, **window(10, n, n + 1)},
+                            "Awaiting Approval") for n in range(1, 8)]
+    emergency = make_change(jira, "Hotfix the ledger", EMERGENCY, "Implemented",
+                            datetime(2030, 1, 3, 9, tzinfo=timezone.utc))
+    a = make_change(jira, "Window A", {**NORMAL, **window(9, 9, 11)}, "Approved")
+    b = make_change(jira, "Window B", {**NORMAL, **window(9, 10, 12)}, "Implementing")
+    return awaiting, emergency, a, b
+
+
+def expected_agenda(jira, awaiting, emergency, a, b) -> str:
+    alice, erin = (f"@{jira.users[n].account_id}" for n in ("alice", "erin"))
+    lines = [f"{key} “Awaiting {n}” · window Thu 10 Jan 2030 {n:02d}:00–{n + 1:02d}:00 · risk "
+             f"Medium · reporter {alice} · rollback plan yes" for n, key in enumerate(awaiting, 1)]
+    return "\n".join([
+        "CAB agenda for Tue 8 Jan 2030 15:00 (Europe/London)",
+        "Normal changes awaiting approval (7)", *lines,
+        "Emergency changes awaiting their retrospective (1)",
+        f"{emergency} “Hotfix the ledger” · implemented Thu 3 Jan 2030 09:00 · retrospective "
+        f"overdue since Sat 5 Jan 2030 09:00 · IC {erin}",
+        "Implemented since the last meeting (since Tue 1 Jan 2030 15:00) (1)",
+        f"{emergency} “Hotfix the ledger” · implemented Thu 3 Jan 2030 09:00 · outcome not "
+        "recorded yet",
+        "Clashing change windows (1)",
+        f"{a} (Wed 9 Jan 2030 09:00–11:00) overlaps {b} (Wed 9 Jan 2030 10:00–12:00)",
+    ])
+
+
+def searches(jira):
+    return [r.json for r in jira.requests
+            if r.account_id == jira.bot.account_id and r.path == "/rest/api/3/search/jql"]
+
+
+def test_agenda_is_built_from_paged_searches(jira, runtime, calendar):
+    keys = seed(jira)
+    meeting = next_meeting(calendar, NOW)
+    jira.reset_recordings()
+    agenda = gather_agenda(meeting, NOW, calendar=calendar, runtime=runtime, page_size=3)
+    assert agenda.text == expected_agenda(jira, *keys)
+    paged = [body for body in searches(jira) if body.get("nextPageToken")]
+    assert len(paged) >= 2  # seven awaiting approval at three a page: three pages
+    assert jira.comments(runtime.policy.cab.epic_key) == []  # gathering changes nothing
+
+
+def test_agenda_posts_one_comment_and_a_rebuild_edits_it(jira, runtime, calendar):
+    awaiting, emergency, a, b = seed(jira)
+    epic = runtime.policy.cab.epic_key
+    meeting = next_meeting(calendar, NOW)
+    first = post_cab_agenda(meeting, NOW, calendar=calendar, runtime=runtime, page_size=3)
+    [comment] = jira.comments(epic)
+    assert first == {"meeting": "20300108T1500Z", "comment_id": comment["id"], "action": "posted"}
+    assert agenda_text(comment["body"]) == expected_agenda(jira, awaiting, emergency, a, b)
+    assert jira.property(epic, AGENDA_PROPERTY) == {"20300108T1500Z": comment["id"]}
+
+    jira.transition(awaiting[0], "Approved", as_user="carol")
+    second = post_cab_agenda(meeting, NOW, calendar=calendar, runtime=runtime, page_size=3)
+    assert second == {**first, "action": "updated"}
+    [comment] = jira.comments(epic)
+    assert f"{awaiting[0]} “Awaiting 1”" not in agenda_text(comment["body"])
+    assert "Normal changes awaiting approval (6)" in agenda_text(comment["body"])
+
+
+def test_the_epic_property_remembers_the_comment_when_redis_forgets(jira, runtime, calendar):
+    meeting = next_meeting(calendar, NOW)
+    first = post_cab_agenda(meeting, NOW, calendar=calendar, runtime=runtime)
+    runtime.redis.delete(runtime.settings.key("agenda", meeting.key))  # e.g. a Redis flush
+    assert post_cab_agenda(meeting, NOW, calendar=calendar, runtime=runtime) == {
+        **first, "action": "updated"}
+    assert len(jira.comments(runtime.policy.cab.epic_key)) == 1
+
+
+def test_a_deleted_agenda_comment_is_posted_again(jira, runtime, calendar):
+    meeting = next_meeting(calendar, NOW)
+    first = post_cab_agenda(meeting, NOW, calendar=calendar, runtime=runtime)
+    with jira.site.lock:  # someone deleted the agenda comment in Jira
+        jira.site.issue(runtime.policy.cab.epic_key).comments.clear()
+    second = post_cab_agenda(meeting, NOW, calendar=calendar, runtime=runtime)
+    assert second["action"] == "posted" and second["comment_id"] != first["comment_id"]
+    assert len(jira.comments(runtime.policy.cab.epic_key)) == 1
+
+
+
+def test_ticks_post_the_agenda_once_per_meeting_and_a_failure_is_redone(jira, runtime):
+    epic = runtime.policy.cab.epic_key
+    assert tick("2030-01-07T14:59:00+00:00", runtime=runtime) == {
+        "retro-scan:20300107T14Z": "0 flagged"}
+    assert jira.comments(epic) == []
+    jira.inject_fault("POST", r"/comment$", 400)
+    with pytest.raises(JiraRejected):
+        tick("2030-01-07T15:00:00+00:00", runtime=runtime)
+    assert jira.comments(epic) == []
+    results = [tick(f"2030-01-07T15:0{m}:00+00:00", runtime=runtime) for m in (1, 2, 3)]
+    assert results == [{"agenda:20300108T1500Z": "posted", "retro-scan:20300107T15Z": "claimed"},
+                       {"agenda:20300108T1500Z": "claimed", "retro-scan:20300107T15Z": "claimed"},
+                       {"agenda:20300108T1500Z": "claimed", "retro-scan:20300107T15Z": "claimed"}]
+    assert len(jira.comments(epic)) == 1
+    # Missed until just before the meeting: the next tick makes it up; after it, nothing.
+    assert tick("2030-01-15T14:59:59+00:00", runtime=runtime)["agenda:20300115T1500Z"] == "posted"
+    assert "agenda:20300115T1500Z" not in tick("2030-01-15T15:00:00+00:00", runtime=runtime)
+    assert len(jira.comments(epic)) == 2
+
+
+def test_every_worker_enqueues_the_minute_s_tick_but_only_one_is_queued(runtime):
+    queue = Queue(periodic_queue_name(runtime.settings), connection=runtime.redis)
+    minute = datetime(2030, 1, 7, 15, 1, tzinfo=timezone.utc)
+    assert [enqueue_tick(queue, runtime.settings, minute) for _ in range(3)] == [True, False, False]
+    assert queue.job_ids == [f"{runtime.settings.namespace}-tick-20300107T1501Z"]
