@@ -16,7 +16,7 @@ from .settings import Settings, SettingsError
 from .site_resolver import SiteMismatch
 from .webhook_setup import WebhookSetupError
 
-OPERATOR_COMMANDS = frozenset({"doctor", "setup-webhook", "check"})
+OPERATOR_COMMANDS = frozenset({"doctor", "setup-webhook", "check", "agenda"})
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -42,6 +42,9 @@ def main(argv: list[str] | None = None) -> int:
     check = commands.add_parser("check", help="explain one change request against the policy "
                                               "(changes nothing)")
     check.add_argument("key", help="issue key, e.g. CHG-42")
+    agenda = commands.add_parser("agenda", help="build the next CAB meeting's agenda and post "
+                                                "it on the CAB epic (or edit it in place)")
+    agenda.add_argument("--dry-run", action="store_true", help="print it, change nothing")
     args = parser.parse_args(argv)
 
     try:
@@ -67,6 +70,8 @@ def main(argv: list[str] | None = None) -> int:
             return _setup_webhook(settings, args.url, allow_unsigned=args.allow_unsigned)
         if args.command == "check":
             return _check(settings, args.key)
+        if args.command == "agenda":
+            return _agenda(settings, dry_run=args.dry_run)
         root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
         os.execvp(sys.executable, [sys.executable, "-m", "gunicorn", "--chdir", root, "--bind", args.bind,
                                    "--workers", str(args.workers), "wsgi:app"])
@@ -111,6 +116,30 @@ def _check(settings: Settings, key: str) -> int:
         print(f"changeguard: {settings.jira_base_url} has no issue {key} that changeguard's "
               "account can see", file=sys.stderr)
         return 1
+    return 0
+
+
+def _agenda(settings: Settings, *, dry_run: bool) -> int:
+    from datetime import datetime, timezone
+
+    from jobs.cab_agenda import gather_agenda, post_cab_agenda
+    from jobs.periodic import cab_calendar
+    from rules.cab_schedule import next_meeting
+
+    from . import runtime as runtime_module
+
+    runtime = runtime_module.build_runtime(settings)
+    calendar = cab_calendar(runtime.policy)
+    now = datetime.now(timezone.utc)
+    meeting = next_meeting(calendar, now)
+    if meeting is None:
+        print("changeguard: the policy's meeting rule has no next meeting", file=sys.stderr)
+        return 1
+    agenda = gather_agenda(meeting, now, calendar=calendar, runtime=runtime)
+    print(agenda.text)
+    if not dry_run:
+        result = post_cab_agenda(meeting, now, calendar=calendar, runtime=runtime)
+        print(f"{result['action']} comment {result['comment_id']} on {runtime.policy.cab.epic_key}")
     return 0
 
 

@@ -86,6 +86,7 @@ def run_demo(*, serve: bool = True) -> int:
         _walk(jira, queue, "1. An incomplete change request", INCOMPLETE)
         key = _walk(jira, queue, "2. A complete change request", COMPLETE)
         _deploy(jira, slack, queue, key)
+        _agenda(env)
         if not serve:
             return 0
         _say("Everything keeps running. Call the sandbox Jira's REST API as any of these users "
@@ -161,6 +162,17 @@ def _deploy(jira, slack, queue: Queue, key: str) -> None:
     approvals = (record.get("approvals") or {}).get("approvals", [])
     _say(f"   recorded on {key}: approvals {[(a['role']) for a in approvals]}, "
          f"{len(record.get('audit', []))} decisions in its audit trail")
+    _say("")
+
+
+def _agenda(env: dict[str, str]) -> None:
+    """Build the next CAB meeting's agenda on demand and show the comment on the CAB epic."""
+    _say("4. The CAB agenda for the next meeting (changeguard agenda; workers also post it by "
+         "themselves 24 h before each meeting)")
+    result = subprocess.run([sys.executable, "-m", "worker", "agenda"], env=env, cwd=ROOT,
+                            capture_output=True, text=True, timeout=60)
+    for line in (result.stdout or result.stderr).splitlines():
+        _say(f"     | {line}" if line.strip() else "     |")
     _say("")
 
 

@@ -7,6 +7,8 @@ import time
 
 from rq import Queue, Worker
 
+from jobs.periodic import start_ticker
+
 from . import runtime as runtime_module
 from .jira_client import JiraError
 from .logging_setup import configure_logging
@@ -29,8 +31,17 @@ def run_worker(settings: Settings, *, burst: bool = False, startup_attempts: int
             time.sleep(min(2**attempt, 30))
     runtime_module.install(runtime)
     runtime.jira.close()  # each forked work horse opens its own connections
-    queue = Queue(settings.queue_name, connection=runtime.redis)
-    worker = Worker([queue], connection=runtime.redis)
-    logger.info("worker starting", extra={"queue": settings.queue_name,
+    queues = [Queue(settings.queue_name, connection=runtime.redis)]  # webhook jobs first
+    stop = None
+    if settings.periodic:
+        # Every worker enqueues one tick a minute under a per-minute job id: one tick runs.
+        periodic, stop = start_ticker(settings, runtime.redis)
+        queues.append(periodic)
+    worker = Worker(queues, connection=runtime.redis)
+    logger.info("worker starting", extra={"queues": [q.name for q in queues],
                                           "account_id": runtime.site.bot_account_id})
-    return worker.work(with_scheduler=True, burst=burst, logging_level=settings.log_level)
+    try:
+        return worker.work(with_scheduler=True, burst=burst, logging_level=settings.log_level)
+    finally:
+        if stop is not None:
+            stop.set()

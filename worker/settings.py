@@ -31,6 +31,7 @@ class Settings:
     slack_api_url: str = DEFAULT_SLACK_API_URL
     slack_signing_secret: str | None = None
     calendar_token: str | None = None
+    periodic: bool = True
     policy_path: Path = DEFAULT_POLICY_PATH
     namespace: str = "changeguard"
     max_webhook_bytes: int = DEFAULT_MAX_WEBHOOK_BYTES
@@ -108,6 +109,7 @@ class Settings:
             slack_api_url=slack_api_url,
             slack_signing_secret=optional("SLACK_SIGNING_SECRET"),
             calendar_token=optional("CHANGEGUARD_CALENDAR_TOKEN"),
+            periodic=(optional("CHANGEGUARD_PERIODIC") or "on").lower() not in {"off", "0", "false", "no"},
             policy_path=policy_path,
             namespace=namespace,
             max_webhook_bytes=max_webhook_bytes,

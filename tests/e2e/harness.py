@@ -26,9 +26,11 @@ def settings_for(jira, redis_url: str, namespace: str, secret: str | None = SECR
                  slack=None) -> Settings:
     """Return the Settings a deployment pointed at this sandbox (and fake Slack) would build."""
     extra = {"slack_bot_token": slack.token, "slack_api_url": slack.api_url} if slack else {}
+    # Tests drive periodic work with explicit ticks; the wall clock must not post agendas.
     return Settings(
         jira_base_url=jira.base_url, jira_email=jira.bot.email, jira_api_token=jira.bot.api_token,
-        jira_webhook_secret=secret, redis_url=redis_url, namespace=namespace, **extra,
+        jira_webhook_secret=secret, redis_url=redis_url, namespace=namespace, periodic=False,
+        **extra,
     )
 
 
@@ -43,6 +45,7 @@ def env_for(settings: Settings) -> dict[str, str]:
         "SLACK_BOT_TOKEN": settings.slack_bot_token or "", "SLACK_API_URL": settings.slack_api_url,
         "SLACK_SIGNING_SECRET": settings.slack_signing_secret or "",
         "CHANGEGUARD_CALENDAR_TOKEN": settings.calendar_token or "",
+        "CHANGEGUARD_PERIODIC": "on" if settings.periodic else "off",
     })
     return env
 

@@ -16,7 +16,6 @@ from jobs.calendar import CACHE_SECONDS, PAGE_SIZE, cache_key
 from sandbox.jira_server import SandboxJira
 from webhooks.app import create_app
 from webhooks.calendar_feed import RETRY_AFTER_SECONDS, UNAVAILABLE
-from webhooks.calendar_feed import bp as calendar_bp
 from worker.settings import Settings
 
 TOKEN = "cal-3f9a1c0b7e2d4a6f"
@@ -40,12 +39,11 @@ def settings_for(jira: SandboxJira, redis_url: str, namespace: str, token: str |
 
 
 class Served:
-    """create_app() plus the calendar blueprint, as the integrator wires it, over real HTTP."""
+    """create_app() (which serves the calendar) over real HTTP."""
 
     def __init__(self, settings: Settings):
         self.settings = settings
         app = create_app(settings)
-        app.register_blueprint(calendar_bp)
         self.server = make_server("127.0.0.1", 0, app, threaded=True)
         self.url = f"http://127.0.0.1:{self.server.server_port}/calendar.ics"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)

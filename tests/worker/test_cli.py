@@ -92,3 +92,27 @@ def test_check_of_an_unknown_issue(jira, redis_url):
     assert (result.returncode, result.stdout, result.stderr.strip()) == (
         1, "", f"changeguard: {jira.base_url} has no issue CHG-999 that changeguard's account "
                "can see")
+
+
+def test_agenda_dry_run_prints_and_posting_twice_edits_one_comment(jira, redis_url, namespace):
+    env = site_env(jira, redis_url, CHANGEGUARD_NAMESPACE=namespace)
+    key = jira.create_change_request("alice", "Rotate the TLS certificates", {
+        "Description": "Rotate the TLS certificates on the edge proxies before they expire.",
+        "Change Category": "Normal", "Change Type": "Infrastructure",
+        "Deployment Plan": "Terraform apply of the new bundle, one proxy pool at a time.",
+        "Rollback Plan": "Re-apply the previous bundle from the Terraform state.",
+        "Risk Assessment": "Medium: a bad chain would break HTTPS for every client.",
+        "Planned Start": "2026-12-01T10:00:00.000+0000",
+        "Planned End": "2026-12-01T11:00:00.000+0000"})
+    jira.transition(key, "Awaiting Approval", as_user="alice")
+    epic = "CHG-1"
+    dry = run_changeguard("agenda", "--dry-run", env_changes=env)
+    assert dry.returncode == 0, dry.stderr
+    assert dry.stdout.startswith("CAB agenda for ")
+    assert key in dry.stdout
+    assert jira.comments(epic) == []
+    first = run_changeguard("agenda", env_changes=env)
+    second = run_changeguard("agenda", env_changes=env)
+    [comment] = jira.comments(epic)
+    assert first.stdout.splitlines()[-1] == f"posted comment {comment['id']} on {epic}"
+    assert second.stdout.splitlines()[-1] == f"updated comment {comment['id']} on {epic}"

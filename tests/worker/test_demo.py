@@ -1,6 +1,7 @@
 """The README's run command: `changeguard demo` on embedded defaults shows the gate working."""
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -25,3 +26,6 @@ def test_demo_walkthrough_shows_the_blocked_and_the_accepted_move():
             in lines)
     assert ("[slack #deployments] (in the thread) :white_check_mark: CHG-3 implemented by "
             "Alice Adams" in lines)
+    assert any(line.startswith("| CAB agenda for ") for line in lines)
+    # The workers' own ticker may have posted it already (within 24 h of a meeting).
+    assert any(re.fullmatch(r"\| (posted|updated) comment \d+ on CHG-1", line) for line in lines)

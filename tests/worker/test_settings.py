@@ -16,7 +16,7 @@ def test_defaults():
         jira_base_url="https://acme.atlassian.net", jira_email="cg@acme.com",
         jira_api_token="token", jira_webhook_secret=None, redis_url=None,
         slack_bot_token=None, slack_api_url="https://slack.com/api/", slack_signing_secret=None,
-        calendar_token=None,
+        calendar_token=None, periodic=True,
         policy_path=DEFAULT_POLICY_PATH, namespace="changeguard", max_webhook_bytes=1_000_000,
         log_level="INFO", log_format="text",
     )
@@ -32,7 +32,9 @@ def test_everything_set(tmp_path):
         "SLACK_BOT_TOKEN": "xoxb-1", "SLACK_API_URL": "http://127.0.0.1:9/api",
         "CHANGEGUARD_POLICY": str(policy), "CHANGEGUARD_NAMESPACE": "cg_prod",
         "CHANGEGUARD_MAX_WEBHOOK_BYTES": "2048", "LOG_LEVEL": "debug", "LOG_FORMAT": "JSON",
+        "CHANGEGUARD_PERIODIC": "off",
     })
+    assert settings.periodic is False
     assert (settings.jira_webhook_secret, settings.redis_url, settings.slack_bot_token,
             settings.slack_api_url, settings.policy_path, settings.namespace,
             settings.max_webhook_bytes, settings.log_level, settings.log_format) == (
