@@ -121,12 +121,17 @@ def build_agenda(meeting: Meeting, previous: Meeting | None, changes: Iterable[A
                 text(f" ({_window(b, calendar)})")]
 
     since_text = f" (since {when(since, calendar)})" if since is not None else ""
+    # Policy: an overdue retrospective heads the agenda.
+    overdue = [i for i in retro if i.implemented_at is None or i.implemented_at + hours <= now]
+    due = [i for i in retro if i not in overdue]
     body = document(
         paragraph(text(title(meeting, calendar), "strong")),
+        *(_section(f"Overdue emergency retrospectives ({len(overdue)})",
+                   [retro_line(i) for i in overdue]) if overdue else []),
         *_section(f"Normal changes awaiting approval ({len(awaiting)})",
                   [normal_line(i.change) for i in awaiting]),
-        *_section(f"Emergency changes awaiting their retrospective ({len(retro)})",
-                  [retro_line(i) for i in retro]),
+        *_section(f"Emergency changes awaiting their retrospective ({len(due)})",
+                  [retro_line(i) for i in due]),
         *_section(f"Implemented since the last meeting{since_text} ({len(implemented)})",
                   [implemented_line(i) for i in implemented]),
         *_section(f"Clashing change windows ({len(clashes)})", [clash_line(p) for p in clashes]),

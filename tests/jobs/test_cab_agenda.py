@@ -65,10 +65,12 @@ def expected_agenda(jira, awaiting, emergency, a, b) -> str:
              f"Medium · reporter {alice} · rollback plan yes" for n, key in enumerate(awaiting, 1)]
     return "\n".join([
         "CAB agenda for Tue 8 Jan 2030 15:00 (Europe/London)",
-        "Normal changes awaiting approval (7)", *lines,
-        "Emergency changes awaiting their retrospective (1)",
+        "Overdue emergency retrospectives (1)",
         f"{emergency} “Hotfix the ledger” · implemented Thu 3 Jan 2030 09:00 · retrospective "
         f"overdue since Sat 5 Jan 2030 09:00 · IC {erin}",
+        "Normal changes awaiting approval (7)", *lines,
+        "Emergency changes awaiting their retrospective (0)",
+        "None.",
         "Implemented since the last meeting (since Tue 1 Jan 2030 15:00) (1)",
         f"{emergency} “Hotfix the ledger” · implemented Thu 3 Jan 2030 09:00 · outcome not "
         "recorded yet",

@@ -59,13 +59,14 @@ ITEMS = [
 
 EXPECTED = """\
 CAB agenda for Tue 31 Mar 2026 15:00 (Europe/London)
+Overdue emergency retrospectives (2)
+CHG-8 “No changelog” · retrospective due: unknown (no move into Implemented in the changelog) · IC not set
+CHG-7 “Overdue” · implemented Wed 25 Mar 2026 08:00 · retrospective overdue since Fri 27 Mar 2026 08:00 · IC not set
 Normal changes awaiting approval (3)
 CHG-3 “Earlier one” · window Wed 1 Apr 2026 10:00–11:00 · risk not set · reporter @712020:alice · rollback plan no
 CHG-12 “Later one” · window Thu 2 Apr 2026 10:00 – Fri 3 Apr 2026 11:00 · risk High · reporter @712020:alice · rollback plan yes
 CHG-4 “No window” · window not set · risk not set · reporter @712020:alice · rollback plan yes
-Emergency changes awaiting their retrospective (3)
-CHG-8 “No changelog” · retrospective due: unknown (no move into Implemented in the changelog) · IC not set
-CHG-7 “Overdue” · implemented Wed 25 Mar 2026 08:00 · retrospective overdue since Fri 27 Mar 2026 08:00 · IC not set
+Emergency changes awaiting their retrospective (1)
 CHG-6 “Not yet due” · implemented Sun 29 Mar 2026 21:00 · retrospective due Tue 31 Mar 2026 21:00 · IC @712020:ivan
 Implemented since the last meeting (since Tue 24 Mar 2026 15:00) (3)
 CHG-7 “Overdue” · implemented Wed 25 Mar 2026 08:00 · outcome not recorded yet
@@ -83,8 +84,8 @@ def test_agenda_sections_and_text():
                                 ("CHG-7", "CHG-9", "CHG-6"), (("CHG-13", "CHG-14"),))
     assert agenda.text == EXPECTED
     link = agenda.body["content"][2]["content"][0]["content"][0]["content"][0]
-    assert link == {"type": "text", "text": "CHG-3", "marks": [
-        {"type": "link", "attrs": {"href": "https://x.atlassian.net/browse/CHG-3"}}]}
+    assert link == {"type": "text", "text": "CHG-8", "marks": [  # overdue first, as policy says
+        {"type": "link", "attrs": {"href": "https://x.atlassian.net/browse/CHG-8"}}]}
 
 
 def test_empty_agenda_without_a_previous_meeting():
