@@ -9,6 +9,8 @@ from collections.abc import Iterator
 import pytest
 import redis
 
+from sandbox.jira_server import SandboxJira
+from sandbox.slack_server import SandboxSlack
 from worker.embedded_redis import EmbeddedRedis
 
 
@@ -48,3 +50,20 @@ def _delete_namespace(client: redis.Redis, name: str) -> None:
     if doomed:
         client.delete(*doomed)
     client.srem("rq:queues", f"rq:queue:{name}")
+
+
+@pytest.fixture
+def jira() -> Iterator[SandboxJira]:
+    """A sandbox Jira Cloud (no webhook URL); fails the test on any OpenAPI violation."""
+    sandbox = SandboxJira().start()
+    yield sandbox
+    sandbox.stop()
+    assert sandbox.spec_violations == []
+
+
+@pytest.fixture
+def slack() -> Iterator[SandboxSlack]:
+    """A fake Slack Web API with #deployments."""
+    with SandboxSlack() as sandbox:
+        sandbox.start()
+        yield sandbox

@@ -20,20 +20,11 @@ from rq import Queue
 from worker.embedded_redis import EmbeddedRedis
 from worker.runtime import connect_redis
 
-from .harness import SECRET, WebServer, WorkerProcess, job_results, settings_for, settle, wait_until
+from .harness import NORMAL, SECRET, WebServer, WorkerProcess, job_results, settings_for, settle, wait_until
 
 POLICY = load_policy()
 
-COMPLETE = {
-    "Description": "Rotate the TLS certificates on the edge proxies before they expire.",
-    "Change Category": "Normal",
-    "Change Type": "Infrastructure",
-    "Deployment Plan": "Terraform apply of the new bundle, one proxy pool at a time.",
-    "Rollback Plan": "Re-apply the previous bundle from the Terraform state.",
-    "Risk Assessment": "Medium: a bad chain would break HTTPS for every client.",
-    "Planned Start": "2026-12-01T10:00:00.000+0000",
-    "Planned End": "2026-12-01T11:00:00.000+0000",
-}
+COMPLETE = NORMAL
 INCOMPLETE = {**COMPLETE, "Rollback Plan": "TBD"}
 del INCOMPLETE["Deployment Plan"]
 INCOMPLETE_FINDINGS = (Finding(F.DEPLOYMENT_PLAN, Problem.MISSING),

@@ -4,18 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from sandbox.slack_server import SandboxSlack
 
 from .harness import NORMAL, settings_for, settle
 
 SUMMARY = "Rotate edge TLS certificates"
-
-
-@pytest.fixture
-def slack():
-    with SandboxSlack() as sandbox:
-        sandbox.start()
-        yield sandbox
 
 
 @pytest.fixture

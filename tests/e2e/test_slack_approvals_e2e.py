@@ -10,20 +10,12 @@ from urllib.parse import urlencode
 import pytest
 import requests
 
-from sandbox.slack_server import SandboxSlack
 from webhooks.slack_signature import sign
 
 from .harness import NORMAL, settings_for, settle, wait_until
 
 SIGNING = "e2e slack signing secret"
 EMERGENCY = {**NORMAL, "Change Category": "Emergency", "Incident Commander": "erin"}
-
-
-@pytest.fixture
-def slack():
-    with SandboxSlack() as sandbox:
-        sandbox.start()
-        yield sandbox
 
 
 @pytest.fixture

@@ -14,7 +14,6 @@ from rules.cab_schedule import next_meeting
 from worker.jira_client import JiraRejected
 
 from ..e2e import harness
-from .test_enforce_transition import jira, runtime, slack  # noqa: F401 - fixtures
 
 NOW = datetime(2030, 1, 7, 15, 30, tzinfo=timezone.utc)  # after the agenda time of Tue 8 Jan
 NORMAL = {**{name: value for name, value in harness.NORMAL.items()

@@ -18,12 +18,9 @@ from worker.slack_client import SlackClient, SlackRateLimited
 
 from ..e2e.harness import settings_for
 from ..e2e.test_awaiting_approval_e2e import COMPLETE
-from . import test_enforce_transition as enforcement_tests
 from .test_enforce_transition import bot_calls, move_args
 
 # The same sandbox fixtures as the enforcement job's tests (they belong in tests/jobs/conftest.py).
-jira = enforcement_tests.jira
-slack = enforcement_tests.slack
 
 SUMMARY = "Rotate edge TLS certificates"
 PROPERTY = "changeguard-slack"

@@ -2,48 +2,14 @@
 
 from __future__ import annotations
 
-
 import pytest
 import requests
 
 from jobs.enforce_transition import enforce_transition
 from rules.policy import StatusRole
-from sandbox.jira_server import SandboxJira
-from sandbox.slack_server import SandboxSlack
-from worker.jira_client import JiraClient, JiraUnavailable
-from worker.policy_file import load_policy
-from worker.runtime import Runtime, connect_redis
-from worker.slack_client import SlackClient
-from worker.site_resolver import resolve_site
+from worker.jira_client import JiraUnavailable
 
 from ..e2e.test_awaiting_approval_e2e import COMPLETE, INCOMPLETE
-from ..e2e.harness import settings_for
-
-
-@pytest.fixture
-def jira():
-    sandbox = SandboxJira()  # no webhook URL: the test plays the webhook's part itself
-    sandbox.start()
-    yield sandbox
-    sandbox.stop()
-    assert sandbox.spec_violations == []
-
-
-@pytest.fixture
-def slack():
-    with SandboxSlack() as sandbox:
-        sandbox.start()
-        yield sandbox
-
-
-@pytest.fixture
-def runtime(jira, slack, redis_url, namespace):
-    settings = settings_for(jira, redis_url, namespace)
-    policy = load_policy()
-    client = JiraClient(jira.base_url, jira.bot.email, jira.bot.api_token, backoff_base=0.01)
-    return Runtime(settings=settings, policy=policy, site=resolve_site(client, policy),
-                   jira=client, redis=connect_redis(redis_url),
-                   slack=SlackClient(slack.token, base_url=slack.api_url))
 
 
 def move_to_awaiting(jira, fields, actor="alice"):

@@ -12,7 +12,6 @@ from rules.cab_agenda import agenda_text
 from worker.jira_client import JiraUnavailable
 
 from .test_cab_agenda import EMERGENCY, NORMAL, make_change
-from .test_enforce_transition import jira, runtime, slack  # noqa: F401 - fixtures
 
 IMPLEMENTED = datetime(2030, 1, 3, 9, tzinfo=timezone.utc)
 PAST_DUE = datetime(2030, 1, 5, 10, tzinfo=timezone.utc)

@@ -18,7 +18,7 @@ from worker.slack_client import SlackClient
 
 from ..e2e.harness import settings_for
 from ..e2e.test_awaiting_approval_e2e import COMPLETE
-from .test_enforce_transition import jira, move_args, slack  # noqa: F401 (fixtures)
+from .test_enforce_transition import move_args
 
 EMERGENCY = {**COMPLETE, "Change Category": "Emergency", "Incident Commander": "erin",
              "Risk Level": "High"}

@@ -9,7 +9,6 @@ import socket
 import pytest
 
 from rules.policy import FieldRole
-from sandbox.jira_server import SandboxJira
 from sandbox.slack_server import SandboxSlack
 from worker.doctor import (
     FIELD_TYPES,
@@ -32,14 +31,6 @@ STATUSES_OK = "OK  Statuses: all 8 policy statuses exist"
 MOVES_OK = f"OK  Transitions: all 12 allowed moves and 5 ways back exist in workflow {WORKFLOW}"
 GROUPS_OK = "OK  Groups: all 4 policy groups exist and have members"
 SLACK_OFF = "OK  Slack: not configured; messages go to the log"
-
-
-@pytest.fixture
-def jira():
-    sandbox = SandboxJira().start()
-    yield sandbox
-    sandbox.stop()
-    assert sandbox.spec_violations == []
 
 
 def settings_for(jira, redis_url, **changes):

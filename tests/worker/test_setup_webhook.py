@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from sandbox.jira_server import SandboxJira
 from worker.policy_file import load_policy
 from worker.webhook_setup import (
     Action,
@@ -18,14 +17,6 @@ from .test_cli import run_changeguard, site_env
 
 URL = "https://changeguard.example.com/webhooks/jira"
 POLICY = load_policy()
-
-
-@pytest.fixture
-def jira():
-    sandbox = SandboxJira().start()
-    yield sandbox
-    sandbox.stop()
-    assert sandbox.spec_violations == []
 
 
 def setup_webhook(jira, redis_url, namespace, *args, **env):
