@@ -16,6 +16,7 @@ from rules.policy import Category, FieldRole, StatusRole
 from rules.status_move import (MoveDecision, Reason, StatusMove, Verdict, is_approval_gesture,
                                judge_move, replay_approvals, screen_move)
 from worker import runtime as runtime_module
+from worker.metrics import count
 from worker.runtime import Runtime
 
 from .approver_groups import groups_of
@@ -43,6 +44,11 @@ def enforce_transition(
     context = {"issue_key": issue_key, "event_id": event_id, "changelog_id": move.changelog_id}
     handled_key = rt.settings.key("handled", issue_key)
     plan_key = rt.settings.key("plan", issue_key, str(move.changelog_id))
+    if move.actor_account_id is not None and move.actor_account_id == rt.site.bot_account_id:
+        # Our own move: decided without the issue's lock (a crashed job may still hold it).
+        decision = screen_move(move, rt.site, last_handled_changelog_id=None)
+        _log(decision, context)
+        return _summary(decision)
     with issue_lock(rt, issue_key):
         plan = load_plan(rt, plan_key)
         if plan is None:
@@ -69,6 +75,8 @@ def enforce_transition(
             decision = judge_move(move, change, rt.policy, rt.site, approvals=approvals,
                                   actor_groups=groups, at=iso_from_ms(timestamp), history=history)
             _log(decision, context)
+            count(rt.redis, rt.settings, "decisions", kind="move", verdict=decision.verdict.value,
+                  reason=decision.reason.value)
             replayed = approvals != record.approvals
             if decision.verdict is Verdict.IGNORE and not replayed:
                 _mark_handled(rt, handled_key, move.changelog_id)

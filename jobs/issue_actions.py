@@ -15,7 +15,8 @@ from worker.runtime import Runtime
 
 logger = logging.getLogger(__name__)
 
-LOCK_SECONDS = 120
+# A job takes well under a second; a lock left by a crashed job lapses within a minute.
+LOCK_SECONDS = 60
 MARKER_TTL_SECONDS = 30 * 24 * 3600
 _STEP_EVENTS = {"revert": "transition reverted", "label": "violation labelled",
                 "comment": "comment added", "record": "issue record updated",

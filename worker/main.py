@@ -37,7 +37,11 @@ def run_worker(settings: Settings, *, burst: bool = False, startup_attempts: int
         # Every worker enqueues one tick a minute under a per-minute job id: one tick runs.
         periodic, stop = start_ticker(settings, runtime.redis)
         queues.append(periodic)
-    worker = Worker(queues, connection=runtime.redis)
+    # A job whose worker died (SIGKILL, OOM) is found abandoned once its heartbeat lapses and
+    # is retried by RQ (our jobs resume their recorded plan). RQ looks only every 10 minutes by
+    # default; look every 30 seconds, with short heartbeats, so a crash costs about a minute.
+    worker = Worker(queues, connection=runtime.redis, maintenance_interval=30,
+                    job_monitoring_interval=5, worker_ttl=35)
     logger.info("worker starting", extra={"queues": [q.name for q in queues],
                                           "account_id": runtime.site.bot_account_id})
     try:

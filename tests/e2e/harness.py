@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -73,7 +74,7 @@ class WorkerProcess:
         self.log_path = log_path
         self._log = open(log_path, "ab")
         self.process = subprocess.Popen([sys.executable, "-m", "worker", "worker"],
-                                        env=env_for(settings), cwd=ROOT,
+                                        env=env_for(settings), cwd=ROOT, start_new_session=True,
                                         stdout=self._log, stderr=subprocess.STDOUT)
         queue = Queue(settings.queue_name, connection=connect_redis(settings.redis_url))
         wait_until(lambda: self._ready(queue), timeout=20, what="the worker to start")
@@ -82,6 +83,16 @@ class WorkerProcess:
         if self.process.poll() is not None:
             raise RuntimeError(f"worker exited early:\n{self.log()}")
         return bool(Worker.all(queue=queue))
+
+    def kill(self) -> None:
+        """SIGKILL the worker and its work horse (RQ puts it in a group of its own), as a crash would."""
+        for pid in [*_descendants(self.process.pid), self.process.pid]:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        self.process.wait(5)
+        self._log.close()
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
@@ -94,6 +105,20 @@ class WorkerProcess:
             self.process.kill()
             self.process.wait(5)
         self._log.close()
+
+
+def _descendants(pid: int) -> list[int]:
+    """Return the processes below ``pid``, children first (read from /proc)."""
+    children = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid:
+                children.append(int(entry.name))
+    return [grandchild for child in children for grandchild in _descendants(child)] + children
 
 
 def wait_until(predicate: Callable[[], object], *, timeout: float = 15, what: str = "condition"):
