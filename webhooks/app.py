@@ -14,6 +14,7 @@ from worker.settings import Settings, SettingsError
 
 from . import enqueue, routes
 from .calendar_feed import bp as calendar_bp
+from .metrics_view import bp as metrics_bp
 from .router import Router
 from .slack_interactions import bp as slack_bp
 from .views import Services, bp
@@ -53,4 +54,5 @@ def create_app(
     app.register_blueprint(bp)
     app.register_blueprint(slack_bp)
     app.register_blueprint(calendar_bp)
+    app.register_blueprint(metrics_bp)
     return app

@@ -13,6 +13,7 @@ from rq import Queue
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from rules.policy import Policy
+from worker.metrics import count
 from worker.settings import Settings
 
 from . import enqueue
@@ -50,23 +51,27 @@ def jira_webhook() -> ResponseReturnValue:
     svc = services()
     delivery = request.headers.get("X-Atlassian-Webhook-Identifier")
     log: dict[str, Any] = {"webhook_event": None, "issue_key": None, "event_id": delivery}
+    count(svc.redis, svc.settings, "webhooks_received")
     try:
         body = request.get_data(cache=True)
     except RequestEntityTooLarge:
         body = None
     if body is None or len(body) > svc.settings.max_webhook_bytes:
         logger.warning("webhook too large", extra=log)
+        count(svc.redis, svc.settings, "webhooks_refused", reason="too_large")
         return _error(413, f"body exceeds {svc.settings.max_webhook_bytes} bytes")
 
     secret = svc.settings.jira_webhook_secret
     if secret and not verify_signature(secret, body, request.headers.get("X-Hub-Signature")):
         logger.warning("webhook signature rejected", extra=log)
+        count(svc.redis, svc.settings, "webhooks_refused", reason="signature")
         return _error(401, "missing or invalid X-Hub-Signature")
 
     try:
         event = parse_body(body)
     except MalformedEvent as exc:
         logger.warning("webhook malformed", extra={**log, "reason": str(exc)})
+        count(svc.redis, svc.settings, "webhooks_refused", reason="malformed")
         return _error(400, str(exc))
     delivery = enqueue.delivery_id(delivery, body)
     log = {"webhook_event": event.webhook_event, "issue_key": event.issue_key, "event_id": delivery}
@@ -79,32 +84,39 @@ def jira_webhook() -> ResponseReturnValue:
             ))
         except Exception:
             logger.exception("webhook handler failed", extra=log)
+            count(svc.redis, svc.settings, "webhooks_failed", reason="handler")
             return _error(500, "handler failed")
         if not jobs:
             reason = "no job for this change"
     if reason is not None:
         logger.info("webhook ignored", extra={**log, "reason": reason})
+        count(svc.redis, svc.settings, "webhooks_ignored")
         return jsonify(status="ignored", reason=reason), 200
 
     try:
         claimed = enqueue.claim_delivery(svc.redis, svc.settings, delivery)
     except REDIS_DOWN:
         logger.error("webhook queue unavailable", extra=log, exc_info=True)
+        count(svc.redis, svc.settings, "webhooks_failed", reason="queue_unavailable")
         return _queue_unavailable()
     if not claimed:
         logger.info("webhook duplicate", extra=log)
+        count(svc.redis, svc.settings, "webhooks_deduped")
         return jsonify(status="duplicate"), 200
     try:
         job_ids = enqueue.enqueue_jobs(svc.queue, jobs)
     except REDIS_DOWN:
         _forget(svc, delivery, log)
         logger.error("webhook queue unavailable", extra=log, exc_info=True)
+        count(svc.redis, svc.settings, "webhooks_failed", reason="queue_unavailable")
         return _queue_unavailable()
     except Exception:
         _forget(svc, delivery, log)
         logger.exception("webhook enqueue failed", extra=log)
+        count(svc.redis, svc.settings, "webhooks_failed", reason="enqueue")
         return _error(500, "enqueue failed")
     logger.info("webhook enqueued", extra={**log, "job_ids": job_ids})
+    count(svc.redis, svc.settings, "webhooks_enqueued")
     return jsonify(status="enqueued", job_ids=job_ids), 202
 
 

@@ -65,6 +65,7 @@ class JiraClient:
         max_wait: float = 30.0,
         backoff_base: float = 0.5,
         sleep: Callable[[float], None] = time.sleep,
+        on_call: Callable[[str, int | None], None] | None = None,
     ):
         self.base_url = base_url.rstrip("/")
         self._email = email
@@ -74,6 +75,8 @@ class JiraClient:
         self._max_wait = max_wait
         self._backoff_base = backoff_base
         self._sleep = sleep
+        # Told the method and status of every attempt (None: no answer), e.g. to count them.
+        self._on_call = on_call
         self._api: JiraCloud | None = None
         self._api_pid: int | None = None
         self.calls = 0
@@ -117,6 +120,7 @@ class JiraClient:
                     json=json, advanced_mode=True,
                 )
             except (requests.ConnectionError, requests.Timeout) as exc:
+                self._report(method, None)
                 retryable = method in _IDEMPOTENT_METHODS or isinstance(exc, requests.ConnectTimeout)
                 logger.warning("jira unreachable", extra={"method": method, "path": path,
                                                           "attempt": attempt, "error": str(exc)})
@@ -125,6 +129,7 @@ class JiraClient:
                 self._sleep(self._backoff(attempt))
                 continue
             status = response.status_code
+            self._report(method, status)
             if status < 400:
                 return response
             retryable = status in _RETRY_ANY_METHOD or (
@@ -141,6 +146,10 @@ class JiraClient:
                     continue
             raise _error_for(response, method, path)
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _report(self, method: str, status: int | None) -> None:
+        if self._on_call is not None:
+            self._on_call(method, status)
 
     def _backoff(self, attempt: int) -> float:
         # Exponential backoff with full jitter, capped.

@@ -12,6 +12,7 @@ from rules.policy import Policy
 from rules.site_map import SiteMap
 
 from .jira_client import JiraClient
+from .metrics import jira_call_counter
 from .policy_file import load_policy
 from .settings import Settings, SettingsError
 from .site_resolver import resolve_site
@@ -41,9 +42,11 @@ def connect_redis(url: str) -> redis.Redis:
     return redis.Redis.from_url(url, socket_connect_timeout=2, health_check_interval=30)
 
 
-def jira_client_for(settings: Settings) -> JiraClient:
-    """Return the Jira client for the configured site and account."""
-    return JiraClient(settings.jira_base_url, settings.jira_email, settings.jira_api_token)
+def jira_client_for(settings: Settings, *, metrics_redis: redis.Redis | None = None) -> JiraClient:
+    """Return the Jira client for the configured site and account, counting calls in Redis if given."""
+    on_call = jira_call_counter(metrics_redis, settings) if metrics_redis is not None else None
+    return JiraClient(settings.jira_base_url, settings.jira_email, settings.jira_api_token,
+                      on_call=on_call)
 
 
 def build_runtime(settings: Settings) -> Runtime:
@@ -51,10 +54,11 @@ def build_runtime(settings: Settings) -> Runtime:
     if not settings.redis_url:
         raise SettingsError("REDIS_URL is not set: the worker needs the Redis the web endpoint uses")
     policy = load_policy(settings.policy_path)
-    jira = jira_client_for(settings)
+    connection = connect_redis(settings.redis_url)
+    jira = jira_client_for(settings, metrics_redis=connection)
     site = resolve_site(jira, policy)
     return Runtime(settings=settings, policy=policy, site=site, jira=jira,
-                   redis=connect_redis(settings.redis_url), slack=slack_client_for(settings))
+                   redis=connection, slack=slack_client_for(settings))
 
 
 def install(runtime: Runtime) -> None:
