@@ -1,4 +1,4 @@
-"""Periodic work, exactly once per period: the CAB agenda per meeting, the retrospective scan per hour."""
+"""Periodic work, exactly once per period: sweep every few minutes, retro scan hourly, CAB agenda."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from worker.runtime import Runtime
 from worker.settings import Settings
 
 from .cab_agenda import post_cab_agenda
+from .reconcile import sweep
 from .retrospectives import scan_retrospectives
 
 logger = logging.getLogger(__name__)
@@ -47,7 +48,7 @@ def tick(now: str | None = None, *, runtime: Runtime | None = None) -> dict[str,
     calendar = cab_calendar(rt.policy)
     outcome: dict[str, str] = {}
     failure: Exception | None = None
-    for period in due_periods(calendar, moment):
+    for period in due_periods(calendar, moment, sweep_minutes=rt.settings.sweep_minutes):
         name = f"{period.work.value}:{period.key}"
         claim = rt.settings.key("period", period.work.value, period.key)
         token = uuid.uuid4().hex
@@ -71,6 +72,8 @@ def tick(now: str | None = None, *, runtime: Runtime | None = None) -> dict[str,
 
 
 def _run(period: Period, moment: datetime, calendar: CabCalendar, rt: Runtime) -> str:
+    if period.work is Work.SWEEP:
+        return f"{len(sweep(moment, runtime=rt)['recovered'])} recovered"
     if period.work is Work.AGENDA:
         assert period.meeting is not None
         return post_cab_agenda(period.meeting, moment, calendar=calendar, runtime=rt)["action"]

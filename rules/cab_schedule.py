@@ -12,6 +12,7 @@ DAY = timedelta(days=1)
 LOOKAHEAD = timedelta(days=366)  # meetings are at least yearly; a rule that has ended has none
 RETRO_SCAN_KEEP = timedelta(hours=2)
 AGENDA_KEEP_AFTER_MEETING = timedelta(days=1)
+EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
 class MeetingRule(Protocol):
@@ -49,6 +50,7 @@ class Work(str, enum.Enum):
 
     AGENDA = "agenda"
     RETRO_SCAN = "retro-scan"
+    SWEEP = "sweep"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -81,16 +83,27 @@ def previous_meeting(calendar: CabCalendar, now: datetime) -> Meeting | None:
     return past[-1] if past else None
 
 
-def due_periods(calendar: CabCalendar, now: datetime) -> tuple[Period, ...]:
-    """Return the work due at ``now``: the upcoming meeting's agenda once its time has come, and
+def due_periods(calendar: CabCalendar, now: datetime,
+                sweep_minutes: int | None = None) -> tuple[Period, ...]:
+    """Return the work due at ``now``: this period's reconciliation sweep (every
+    ``sweep_minutes``, when given), the upcoming meeting's agenda once its time has come, and
     this hour's retrospective scan."""
     hour = now.astimezone(timezone.utc).replace(minute=0, second=0, microsecond=0)
     scan = Period(Work.RETRO_SCAN, hour.strftime("%Y%m%dT%HZ"), hour + RETRO_SCAN_KEEP)
+    # The sweep comes first: a missed move waits for it, nothing waits for the agenda.
+    first = () if sweep_minutes is None else (sweep_period(now, sweep_minutes),)
     meeting = next_meeting(calendar, now)
     if meeting is None or meeting.agenda_at > now:
-        return (scan,)
+        return (*first, scan)
     agenda = Period(Work.AGENDA, meeting.key, meeting.at + AGENDA_KEEP_AFTER_MEETING, meeting)
-    return (agenda, scan)
+    return (*first, agenda, scan)
+
+
+def sweep_period(now: datetime, minutes: int) -> Period:
+    """Return the sweep period ``now`` falls in: periods of ``minutes`` counted from the epoch, in UTC."""
+    length = timedelta(minutes=minutes)
+    start = EPOCH + length * ((now - EPOCH) // length)
+    return Period(Work.SWEEP, start.strftime("%Y%m%dT%H%MZ"), start + 2 * length)
 
 
 def when(moment: datetime, calendar: CabCalendar) -> str:

@@ -12,6 +12,8 @@ from urllib.parse import urlsplit
 DEFAULT_POLICY_PATH = Path(__file__).with_name("default_policy.toml")
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 DEFAULT_MAX_WEBHOOK_BYTES = 1_000_000
+DEFAULT_SWEEP_MINUTES = 5
+MAX_SWEEP_MINUTES = 24 * 60
 
 
 class SettingsError(ValueError):
@@ -37,6 +39,7 @@ class Settings:
     max_webhook_bytes: int = DEFAULT_MAX_WEBHOOK_BYTES
     log_level: str = "INFO"
     log_format: str = "text"
+    sweep_minutes: int = DEFAULT_SWEEP_MINUTES
 
     @property
     def queue_name(self) -> str:
@@ -93,6 +96,15 @@ class Settings:
             raise SettingsError(
                 f"CHANGEGUARD_MAX_WEBHOOK_BYTES={max_bytes!r}: use a positive number of bytes"
             )
+        sweep = optional("CHANGEGUARD_SWEEP_MINUTES")
+        sweep_minutes = DEFAULT_SWEEP_MINUTES
+        if sweep is not None:
+            sweep_minutes = int(sweep) if re.fullmatch(r"[0-9]{1,5}", sweep) else 0
+        if not 1 <= sweep_minutes <= MAX_SWEEP_MINUTES:
+            raise SettingsError(
+                f"CHANGEGUARD_SWEEP_MINUTES={sweep!r}: use a whole number of minutes from 1 to "
+                f"{MAX_SWEEP_MINUTES} (how often changes are checked for moves no webhook delivered)"
+            )
         namespace = optional("CHANGEGUARD_NAMESPACE") or "changeguard"
         if not re.fullmatch(r"[A-Za-z0-9_-]+", namespace):
             raise SettingsError(
@@ -115,6 +127,7 @@ class Settings:
             max_webhook_bytes=max_webhook_bytes,
             log_level=log_level,
             log_format=log_format,
+            sweep_minutes=sweep_minutes,
         )
 
 

@@ -81,3 +81,23 @@ def test_a_rule_that_has_ended_has_no_next_or_previous_meeting():
         "meeting-started"])
 def test_due_periods(now, expected):
     assert [(p.work, p.key, p.keep_until) for p in due_periods(CAL, now)] == expected
+
+
+@pytest.mark.parametrize("now, minutes, expected", [
+    (utc(2026, 3, 30, 13, 59), 5, [(Work.SWEEP, "20260330T1355Z", utc(2026, 3, 30, 14, 5)),
+                                   (Work.RETRO_SCAN, "20260330T13Z", utc(2026, 3, 30, 15))]),
+    (utc(2026, 3, 30, 14, 0), 5, [(Work.SWEEP, "20260330T1400Z", utc(2026, 3, 30, 14, 10)),
+                                  (Work.AGENDA, "20260331T1400Z", utc(2026, 4, 1, 14)),
+                                  (Work.RETRO_SCAN, "20260330T14Z", utc(2026, 3, 30, 16))]),
+    (utc(2026, 3, 30, 14, 4, 59), 5, [(Work.SWEEP, "20260330T1400Z", utc(2026, 3, 30, 14, 10)),
+                                      (Work.AGENDA, "20260331T1400Z", utc(2026, 4, 1, 14)),
+                                      (Work.RETRO_SCAN, "20260330T14Z", utc(2026, 3, 30, 16))]),
+    (utc(2026, 3, 30, 13, 59), 1, [(Work.SWEEP, "20260330T1359Z", utc(2026, 3, 30, 14, 1)),
+                                   (Work.RETRO_SCAN, "20260330T13Z", utc(2026, 3, 30, 15))]),
+    (utc(2026, 3, 30, 13, 59), 45, [(Work.SWEEP, "20260330T1330Z", utc(2026, 3, 30, 15, 0)),
+                                    (Work.RETRO_SCAN, "20260330T13Z", utc(2026, 3, 30, 15))]),
+], ids=["every-5-minutes", "with-the-agenda-first-minute", "last-second-same-period",
+        "every-minute", "periods-count-from-the-epoch"])
+def test_the_sweep_is_due_once_per_period_before_other_work(now, minutes, expected):
+    assert [(p.work, p.key, p.keep_until)
+            for p in due_periods(CAL, now, sweep_minutes=minutes)] == expected

@@ -18,7 +18,7 @@ def test_defaults():
         slack_bot_token=None, slack_api_url="https://slack.com/api/", slack_signing_secret=None,
         calendar_token=None, periodic=True,
         policy_path=DEFAULT_POLICY_PATH, namespace="changeguard", max_webhook_bytes=1_000_000,
-        log_level="INFO", log_format="text",
+        log_level="INFO", log_format="text", sweep_minutes=5,
     )
     assert settings.queue_name == "changeguard"
     assert settings.key("delivery", "abc") == "changeguard:delivery:abc"
@@ -32,9 +32,10 @@ def test_everything_set(tmp_path):
         "SLACK_BOT_TOKEN": "xoxb-1", "SLACK_API_URL": "http://127.0.0.1:9/api",
         "CHANGEGUARD_POLICY": str(policy), "CHANGEGUARD_NAMESPACE": "cg_prod",
         "CHANGEGUARD_MAX_WEBHOOK_BYTES": "2048", "LOG_LEVEL": "debug", "LOG_FORMAT": "JSON",
-        "CHANGEGUARD_PERIODIC": "off",
+        "CHANGEGUARD_PERIODIC": "off", "CHANGEGUARD_SWEEP_MINUTES": "15",
     })
     assert settings.periodic is False
+    assert settings.sweep_minutes == 15
     assert (settings.jira_webhook_secret, settings.redis_url, settings.slack_bot_token,
             settings.slack_api_url, settings.policy_path, settings.namespace,
             settings.max_webhook_bytes, settings.log_level, settings.log_format) == (
@@ -55,6 +56,10 @@ ERRORS = [
     ({"CHANGEGUARD_MAX_WEBHOOK_BYTES": "lots"}, "CHANGEGUARD_MAX_WEBHOOK_BYTES='lots': use a positive number of bytes"),
     ({"CHANGEGUARD_MAX_WEBHOOK_BYTES": "0"}, "CHANGEGUARD_MAX_WEBHOOK_BYTES='0': use a positive number of bytes"),
     ({"CHANGEGUARD_NAMESPACE": "cg:prod"}, "CHANGEGUARD_NAMESPACE='cg:prod': use letters, digits"),
+    ({"CHANGEGUARD_SWEEP_MINUTES": "0"}, "CHANGEGUARD_SWEEP_MINUTES='0': use a whole number of minutes from 1 to 1440"),
+    ({"CHANGEGUARD_SWEEP_MINUTES": "1441"}, "CHANGEGUARD_SWEEP_MINUTES='1441': use a whole number of minutes from 1 to 1440"),
+    ({"CHANGEGUARD_SWEEP_MINUTES": "5m"}, "CHANGEGUARD_SWEEP_MINUTES='5m': use a whole number of minutes from 1 to 1440"),
+    ({"CHANGEGUARD_SWEEP_MINUTES": "-5"}, "CHANGEGUARD_SWEEP_MINUTES='-5': use a whole number of minutes from 1 to 1440"),
 ]
 
 

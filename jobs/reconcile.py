@@ -1,0 +1,89 @@
+"""The reconciliation sweep: enforce every move and material edit that no webhook delivered."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta, timezone, tzinfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from rq import Queue, Retry
+from rq.exceptions import DuplicateJobError
+
+from rules.change_history import parse_history
+from rules.reconcile import (JobRequest, advanced_mark, missing_jobs, parse_jira_time, sweep_jql,
+                             sweep_since)
+from webhooks.enqueue import FAILURE_TTL, JOB_RETRY_INTERVALS, RESULT_TTL
+from worker import runtime as runtime_module
+from worker.runtime import Runtime
+
+from .issue_actions import MARKER_TTL_SECONDS
+
+logger = logging.getLogger(__name__)
+
+EARLIEST_ZONE = timezone(timedelta(hours=-12))
+
+
+def sweep(now: datetime, *, runtime: Runtime | None = None, page_size: int = 50) -> dict:
+    """Search the change requests updated since the last sweep and enqueue the missing jobs."""
+    rt = runtime or runtime_module.current()
+    mark_key = rt.settings.key("sweep", "high-water")
+    stored = rt.redis.get(mark_key)
+    mark = parse_jira_time(stored.decode()) if stored else None
+    since = sweep_since(mark, now, timedelta(minutes=rt.settings.sweep_minutes))
+    jql = sweep_jql(rt.policy.scope_jql, since, _search_zone(rt))
+    queue = Queue(rt.settings.queue_name, connection=rt.redis)
+    searched, recovered = 0, []
+    for found in rt.jira.search_issues(jql, fields=("updated",), page_size=page_size):
+        searched += 1
+        key = found["key"]
+        updated = parse_jira_time((found.get("fields") or {}).get("updated"))
+        recovered += _recover(rt, queue, key, updated)
+        # ORDER BY updated ASC: every issue updated before this one has had its jobs enqueued.
+        new_mark = advanced_mark(mark, updated)
+        if new_mark != mark:
+            rt.redis.set(mark_key, new_mark.astimezone(timezone.utc).isoformat())
+            mark = new_mark
+    logger.info("sweep done", extra={"since": since.isoformat(), "searched": searched,
+                                     "recovered": len(recovered)})
+    return {"since": since.isoformat(), "searched": searched, "recovered": recovered}
+
+
+def _recover(rt: Runtime, queue: Queue, key: str, updated: datetime | None) -> list[str]:
+    """Enqueue the jobs one issue's changelog calls for and no webhook did; return their ids."""
+    issue = rt.jira.get_issue(key, fields=("status",), expand=("changelog",))
+    history = parse_history(issue, rt.site)
+    handled_key, swept_key = rt.settings.key("handled", key), rt.settings.key("swept", key)
+    handled = max((int(v) for v in rt.redis.mget(handled_key, swept_key) if v), default=None)
+    jobs = missing_jobs(key, history, handled=handled, bot_account_id=rt.site.bot_account_id,
+                        namespace=rt.settings.namespace,
+                        fallback_timestamp=round(updated.timestamp() * 1000) if updated else 0)
+    enqueued = [job.job_id for job in jobs if _enqueue(queue, job)]
+    if history:
+        # Everything up to here now has its job: the next sweep looks only at what comes after.
+        rt.redis.set(swept_key, max(handled or 0, history[-1].id), ex=MARKER_TTL_SECONDS)
+    return enqueued
+
+
+def _enqueue(queue: Queue, job: JobRequest) -> bool:
+    """Enqueue ``job`` as the webhook endpoint would; False when a job with its id exists."""
+    try:
+        queue.enqueue_call(job.func, kwargs=job.kwargs, job_id=job.job_id, unique=True,
+                           retry=Retry(max=len(JOB_RETRY_INTERVALS), interval=JOB_RETRY_INTERVALS),
+                           failure_ttl=FAILURE_TTL, result_ttl=RESULT_TTL)
+    except DuplicateJobError:
+        return False  # the webhook's job, or an earlier sweep's: queued, running or done
+    logger.info("lost webhook recovered", extra={"issue_key": job.kwargs["issue_key"],
+                                                 "job_id": job.job_id,
+                                                 "changelog_id": job.kwargs["changelog_id"]})
+    return True
+
+
+def _search_zone(rt: Runtime) -> tzinfo:
+    """Return the time zone Jira reads JQL dates in: that of changeguard's own account."""
+    name = rt.jira.get_myself().get("timeZone")
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, TypeError):
+        # Read in any real zone (UTC-12 to UTC+14), a date written for UTC-12 is early enough.
+        logger.warning("unknown account time zone", extra={"time_zone": name})
+        return EARLIEST_ZONE

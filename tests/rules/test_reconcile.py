@@ -1,0 +1,141 @@
+"""The sweep's decisions: which enforcement jobs an issue's changelog calls for, and from when to search."""
+
+from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from rules.change_history import HistoryEntry
+from rules.material_edit import FieldChange
+from rules.policy import FieldRole as F
+from rules.policy import StatusRole as S
+from rules.reconcile import (ENFORCE_EDIT, ENFORCE_TRANSITION, JobRequest, advanced_mark,
+                             edit_job_id, epoch_ms, missing_jobs, parse_jira_time, sweep_jql,
+                             sweep_since, transition_job_id)
+from webhooks import routes
+
+from .builders import BOT, STATUS_IDS as ID
+
+ALICE, CAROL = "712020:alice", "712020:carol"
+AT = "2026-11-24T10:00:00.000+0000"
+AT_MS = 1795514400000
+ROLLBACK = FieldChange(F.ROLLBACK_PLAN, "Revert the PR.", "TBD")
+
+
+def move(id, actor, frm, to, at=AT):
+    return HistoryEntry(id, actor, at, ID[frm] if frm else None, ID[to])
+
+
+def edit(id, actor, at=AT):
+    return HistoryEntry(id, actor, at, edits=(ROLLBACK,))
+
+
+def transition_job(id, actor, frm, to, timestamp=AT_MS):
+    return JobRequest(ENFORCE_TRANSITION, f"cg-transition-CHG-9-{id}", {
+        "issue_key": "CHG-9", "event_id": "sweep", "timestamp": timestamp,
+        "changelog_id": str(id), "from_status_id": ID[frm] if frm else None,
+        "to_status_id": ID[to], "actor_account_id": actor})
+
+
+def edit_job(id, actor, timestamp=AT_MS):
+    return JobRequest(ENFORCE_EDIT, f"cg-edit-CHG-9-{id}", {
+        "issue_key": "CHG-9", "event_id": "sweep", "timestamp": timestamp,
+        "changelog_id": str(id), "actor_account_id": actor})
+
+
+SUBMITTED = move(10, ALICE, S.DRAFT, S.AWAITING_APPROVAL)
+APPROVED = move(11, CAROL, S.AWAITING_APPROVAL, S.APPROVED)
+BOT_REVERT = move(12, BOT, S.AWAITING_APPROVAL, S.DRAFT)
+BOTH = HistoryEntry(13, ALICE, AT, ID[S.APPROVED], ID[S.IMPLEMENTING], (ROLLBACK,))
+
+CASES = [
+    ((), None, ()),
+    ((SUBMITTED,), 10, ()),
+    ((SUBMITTED,), None, (transition_job(10, ALICE, S.DRAFT, S.AWAITING_APPROVAL),)),
+    ((SUBMITTED, APPROVED), 10, (transition_job(11, CAROL, S.AWAITING_APPROVAL, S.APPROVED),)),
+    ((SUBMITTED, BOT_REVERT), 10, ()),
+    ((move(12, BOT, S.DRAFT, S.AWAITING_APPROVAL),), None, ()),
+    ((SUBMITTED, move(11, ALICE, S.AWAITING_APPROVAL, S.DRAFT),
+      move(14, ALICE, S.DRAFT, S.AWAITING_APPROVAL)), 9,
+     (transition_job(14, ALICE, S.DRAFT, S.AWAITING_APPROVAL),)),
+    ((SUBMITTED, APPROVED, edit(15, ALICE)), 11, (edit_job(15, ALICE),)),
+    ((SUBMITTED, APPROVED, edit(15, ALICE), edit(16, CAROL)), 11, (edit_job(16, CAROL),)),
+    ((SUBMITTED, APPROVED, edit(15, BOT)), 11, ()),
+    ((SUBMITTED, edit(9, ALICE)), 10, ()),
+    ((SUBMITTED, APPROVED, edit(15, ALICE), move(16, ALICE, S.APPROVED, S.IMPLEMENTING)), 11,
+     (edit_job(15, ALICE), transition_job(16, ALICE, S.APPROVED, S.IMPLEMENTING))),
+    ((SUBMITTED, APPROVED, move(14, ALICE, S.APPROVED, S.IMPLEMENTING), edit(15, ALICE)), 11,
+     (transition_job(14, ALICE, S.APPROVED, S.IMPLEMENTING), edit_job(15, ALICE))),
+    ((SUBMITTED, APPROVED, BOTH), 11,
+     (transition_job(13, ALICE, S.APPROVED, S.IMPLEMENTING), edit_job(13, ALICE))),
+    ((move(10, None, None, S.AWAITING_APPROVAL, at=""),), None,
+     (transition_job(10, None, None, S.AWAITING_APPROVAL, timestamp=42),)),
+]
+
+
+@pytest.mark.parametrize("history, handled, expected", CASES, ids=[
+    "no-changelog", "nothing-new", "move-not-handled", "approval-not-handled",
+    "only-our-own-revert-since", "a-move-by-the-bot", "several-moves-only-the-latest",
+    "edit-after-approval", "several-edits-only-the-latest", "edit-by-the-bot",
+    "edit-before-the-handled-move", "edit-then-move", "move-then-edit",
+    "move-and-edit-in-one-entry", "no-actor-no-time-uses-the-fallback",
+])
+def test_missing_jobs(history, handled, expected):
+    assert missing_jobs("CHG-9", history, handled=handled, bot_account_id=BOT, namespace="cg",
+                        fallback_timestamp=42) == expected
+
+
+def test_job_ids_and_functions_are_the_webhook_router_s():
+    assert (ENFORCE_TRANSITION, ENFORCE_EDIT) == (routes.ENFORCE_TRANSITION, routes.ENFORCE_EDIT)
+    assert transition_job_id("cg", "CHG-9", "10") == routes.transition_job_id("cg", "CHG-9", "10")
+    assert edit_job_id("cg", "CHG-9", "10") == routes.edit_job_id("cg", "CHG-9", "10")
+
+
+UTC = timezone.utc
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("2026-11-24T10:00:00.000+0000", datetime(2026, 11, 24, 10, tzinfo=UTC)),
+    ("2026-11-24T11:00:00.5+01:00", datetime(2026, 11, 24, 10, 0, 0, 500000, tzinfo=UTC)),
+    ("2026-11-24T10:00:00", None),
+    ("yesterday", None),
+    (None, None),
+], ids=["jira", "offset", "naive", "garbage", "missing"])
+def test_parse_jira_time(text, expected):
+    assert parse_jira_time(text) == expected
+
+
+def test_epoch_ms():
+    assert (epoch_ms(AT, 7), epoch_ms("", 7)) == (AT_MS, 7)
+
+
+NOW = datetime(2026, 11, 24, 10, 3, 30, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("mark, expected", [
+    (None, datetime(2026, 11, 24, 9, 57, 30, tzinfo=UTC)),
+    (datetime(2026, 11, 24, 9, 0, 15, tzinfo=UTC), datetime(2026, 11, 24, 8, 59, 15, tzinfo=UTC)),
+], ids=["first-run-one-period-back", "from-the-mark"])
+def test_sweep_since_subtracts_the_overlap(mark, expected):
+    assert sweep_since(mark, NOW, timedelta(minutes=5)) == expected
+
+
+@pytest.mark.parametrize("zone, expected", [
+    (UTC, 'issuetype = "Change Request" AND updated >= "2026-11-24 09:57" ORDER BY updated ASC'),
+    (ZoneInfo("America/New_York"),
+     'issuetype = "Change Request" AND updated >= "2026-11-24 04:57" ORDER BY updated ASC'),
+], ids=["utc", "account-in-new-york"])
+def test_sweep_jql_is_in_the_account_s_zone_to_the_minute(zone, expected):
+    since = datetime(2026, 11, 24, 9, 57, 59, tzinfo=UTC)
+    assert sweep_jql('issuetype = "Change Request"', since, zone) == expected
+
+
+EARLY, LATE = datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 1, 2, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("mark, updated, expected", [
+    (None, LATE, LATE), (EARLY, LATE, LATE), (LATE, EARLY, LATE), (EARLY, None, EARLY),
+    (None, None, None),
+], ids=["first", "forward", "never-back", "unknown-update", "nothing"])
+def test_advanced_mark(mark, updated, expected):
+    assert advanced_mark(mark, updated) == expected
