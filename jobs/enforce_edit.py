@@ -11,6 +11,7 @@ from rules.issue_record import PROPERTY_KEY, AuditEntry, parse_record
 from rules.material_edit import EditVerdict, judge_edit
 from rules.move_comments import comment_for_withdrawal
 from worker import runtime as runtime_module
+from worker.metrics import count
 from worker.runtime import Runtime
 
 from .issue_actions import carry_out, find_transition, iso_from_ms, issue_lock, load_plan
@@ -43,6 +44,8 @@ def enforce_edit(
             decision = judge_edit(change, record.approvals, rt.site)
             logger.info("edit judged", extra={**context, "verdict": decision.verdict.value,
                                              "changed": [c.field.value for c in decision.changes]})
+            count(rt.redis, rt.settings, "decisions", kind="edit", verdict=decision.verdict.value,
+                  reason="material_edit")
             if decision.verdict is EditVerdict.NOTHING:
                 return {"verdict": decision.verdict.value}
             steps: list[dict] = []

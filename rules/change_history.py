@@ -39,11 +39,14 @@ def parse_history(issue: Mapping[str, Any], site: SiteMap) -> tuple[HistoryEntry
         actor = author.get("accountId") if isinstance(author, Mapping) else None
         status: tuple[Any, Any] = (None, None)
         edits = []
-        for item in history.get("items") or ():
+        items = history.get("items")
+        for item in items if isinstance(items, list) else ():
             if not isinstance(item, Mapping):
                 continue
             field_id = item.get("fieldId") or item.get("field")
-            if isinstance(field_id, str) and field_id.lower() == "status":
+            if not isinstance(field_id, str):
+                continue
+            if field_id.lower() == "status":
                 status = (item.get("from"), item.get("to"))
             elif field_id in material:
                 edits.append(FieldChange(material[field_id], _shown(item.get("fromString")),

@@ -62,6 +62,9 @@ def parse_event(data: Any) -> JiraEvent:
     if not webhook_event:
         raise MalformedEvent("webhookEvent must be a non-empty string")
     timestamp = _get(data, "timestamp", int, "timestamp")
+    # Epoch milliseconds between 2000 and 2100: anything else is not a Jira delivery.
+    if not 946_684_800_000 <= timestamp <= 4_102_444_800_000:
+        raise MalformedEvent(f"timestamp {timestamp} is not epoch milliseconds of this century")
     issue = _get(data, "issue", dict, "issue", required=webhook_event.startswith(ISSUE_EVENT_PREFIXES))
     issue_key = issue_type_name = None
     if issue is not None:
@@ -107,6 +110,9 @@ def _parse_changelog(
     if changelog is None:
         return None, None, (), ()
     changelog_id = _get_id(changelog, "id", "changelog.id", required=False)
+    # Changelog ids are numbers: jobs compare them as such, and they go into RQ job ids.
+    if changelog_id is not None and not changelog_id.isdigit():
+        raise MalformedEvent(f"changelog.id {changelog_id[:40]!r} is not a number")
     items = _get(changelog, "items", list, "changelog.items", required=False) or []
     status_change = None
     changed = []

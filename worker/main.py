@@ -12,6 +12,7 @@ from jobs.periodic import start_ticker
 from . import runtime as runtime_module
 from .jira_client import JiraError
 from .logging_setup import configure_logging
+from .metrics import job_exception_handler
 from .settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -41,7 +42,8 @@ def run_worker(settings: Settings, *, burst: bool = False, startup_attempts: int
     # is retried by RQ (our jobs resume their recorded plan). RQ looks only every 10 minutes by
     # default; look every 30 seconds, with short heartbeats, so a crash costs about a minute.
     worker = Worker(queues, connection=runtime.redis, maintenance_interval=30,
-                    job_monitoring_interval=5, worker_ttl=35)
+                    job_monitoring_interval=5, worker_ttl=35,
+                    exception_handlers=[job_exception_handler(settings)])
     logger.info("worker starting", extra={"queues": [q.name for q in queues],
                                           "account_id": runtime.site.bot_account_id})
     try:

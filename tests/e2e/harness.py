@@ -47,6 +47,7 @@ def env_for(settings: Settings) -> dict[str, str]:
         "SLACK_SIGNING_SECRET": settings.slack_signing_secret or "",
         "CHANGEGUARD_CALENDAR_TOKEN": settings.calendar_token or "",
         "CHANGEGUARD_PERIODIC": "on" if settings.periodic else "off",
+        "CHANGEGUARD_SWEEP_MINUTES": str(settings.sweep_minutes),
     })
     return env
 

@@ -135,16 +135,19 @@ def test_a_deleted_agenda_comment_is_posted_again(jira, runtime, calendar):
 def test_ticks_post_the_agenda_once_per_meeting_and_a_failure_is_redone(jira, runtime):
     epic = runtime.policy.cab.epic_key
     assert tick("2030-01-07T14:59:00+00:00", runtime=runtime) == {
-        "retro-scan:20300107T14Z": "0 flagged"}
+        "sweep:20300107T1455Z": "0 recovered", "retro-scan:20300107T14Z": "0 flagged"}
     assert jira.comments(epic) == []
     jira.inject_fault("POST", r"/comment$", 400)
     with pytest.raises(JiraRejected):
         tick("2030-01-07T15:00:00+00:00", runtime=runtime)
     assert jira.comments(epic) == []
     results = [tick(f"2030-01-07T15:0{m}:00+00:00", runtime=runtime) for m in (1, 2, 3)]
-    assert results == [{"agenda:20300108T1500Z": "posted", "retro-scan:20300107T15Z": "claimed"},
-                       {"agenda:20300108T1500Z": "claimed", "retro-scan:20300107T15Z": "claimed"},
-                       {"agenda:20300108T1500Z": "claimed", "retro-scan:20300107T15Z": "claimed"}]
+    assert results == [{"sweep:20300107T1500Z": "claimed", "agenda:20300108T1500Z": "posted",
+                        "retro-scan:20300107T15Z": "claimed"},
+                       {"sweep:20300107T1500Z": "claimed", "agenda:20300108T1500Z": "claimed",
+                        "retro-scan:20300107T15Z": "claimed"},
+                       {"sweep:20300107T1500Z": "claimed", "agenda:20300108T1500Z": "claimed",
+                        "retro-scan:20300107T15Z": "claimed"}]
     assert len(jira.comments(epic)) == 1
     # Missed until just before the meeting: the next tick makes it up; after it, nothing.
     assert tick("2030-01-15T14:59:59+00:00", runtime=runtime)["agenda:20300115T1500Z"] == "posted"

@@ -227,7 +227,7 @@ def test_out_of_scope_is_200_ignored(client, queue, conn, namespace, name, chang
 
     assert (response.status_code, response.json) == (200, {"status": "ignored", "reason": reason})
     assert queue.job_ids == []
-    assert list(conn.scan_iter(match=f"{namespace}*")) == []
+    assert list(conn.scan_iter(match=f"{namespace}:delivery:*")) == []  # never even deduped
 
 
 @pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])

@@ -150,10 +150,10 @@ def test_parse_variant(body, changes):
 
 
 def test_parse_event_without_issue():
-    body = {"timestamp": 1, "webhookEvent": "project_created", "project": {"key": "CHG"}}
+    body = {"timestamp": 1735530000000, "webhookEvent": "project_created", "project": {"key": "CHG"}}
     assert parse_event(body) == JiraEvent(
         webhook_event="project_created",
-        timestamp=1,
+        timestamp=1735530000000,
         issue_key=None,
         issue_type_name=None,
         actor_account_id=None,
@@ -178,7 +178,10 @@ MALFORMED = [
     ("timestamp-bool", status_update(timestamp=True), "timestamp must be an integer, got a boolean"),
     ("no-issue", status_update(issue=None), "issue is missing"),
     ("issue-not-object", status_update(issue="CHG-7"), "issue must be an object, got a string"),
-    ("comment-without-issue", {"webhookEvent": "comment_created", "timestamp": 1}, "issue is missing"),
+    ("comment-without-issue", {"webhookEvent": "comment_created", "timestamp": 1735530000000},
+     "issue is missing"),
+    ("timestamp-in-seconds", {"webhookEvent": "jira:issue_updated", "timestamp": 1735530000},
+     "timestamp 1735530000 is not epoch milliseconds of this century"),
     ("no-issue-key", status_update(issue={"fields": {}}), "issue.key is missing"),
     ("issue-key-number", status_update(issue={"key": 7}), "issue.key must be a string, got a number"),
     ("issue-key-not-a-key", status_update(issue={"key": "CHG 7:x"}), "issue.key 'CHG 7:x' is not a Jira issue key"),
