@@ -7,11 +7,8 @@ from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
 from .change_history import HistoryEntry
+from .job_names import ENFORCE_EDIT, ENFORCE_TRANSITION, edit_job_id, transition_job_id
 
-# The same functions, ids and kwargs as the webhook router's (webhooks/routes.py), so a sweep
-# and a late webhook enqueue the same unique job and never both do the work.
-ENFORCE_TRANSITION = "jobs.enforce_transition.enforce_transition"
-ENFORCE_EDIT = "jobs.enforce_edit.enforce_edit"
 SWEEP_EVENT_ID = "sweep"
 # Searched again on every sweep: covers Jira's search index lagging behind its writes, clock
 # skew, and JQL dates having minutes only.
@@ -26,16 +23,6 @@ class JobRequest:
     func: str
     job_id: str
     kwargs: dict[str, Any]
-
-
-def transition_job_id(namespace: str, issue_key: str, changelog_id: str) -> str:
-    """Return the id the webhook router gives the enforcement of one status move."""
-    return f"{namespace}-transition-{issue_key}-{changelog_id}"
-
-
-def edit_job_id(namespace: str, issue_key: str, changelog_id: str) -> str:
-    """Return the id the webhook router gives the approval check after one edit."""
-    return f"{namespace}-edit-{issue_key}-{changelog_id}"
 
 
 def missing_jobs(

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from rules.approvals import MATERIAL_FIELDS
+from rules.job_names import ENFORCE_EDIT, ENFORCE_TRANSITION, edit_job_id, transition_job_id
 from rules.policy import FieldRole
 
 from .events import JiraEvent
 from .router import Context, JobRequest, Router
 
-ENFORCE_TRANSITION = "jobs.enforce_transition.enforce_transition"
-ENFORCE_EDIT = "jobs.enforce_edit.enforce_edit"
 UPDATE_OUTCOME = "jobs.deployment_notices.update_outcome"
 
 router = Router()
@@ -30,17 +29,6 @@ router.ignore(
     "issue_property_set",
     "issue_property_deleted",
 )
-
-
-def transition_job_id(namespace: str, issue_key: str, changelog_id: str) -> str:
-    """Return the deterministic job id of the enforcement of one transition."""
-    # RQ job keys are global to the Redis database, so the id carries the namespace.
-    return f"{namespace}-transition-{issue_key}-{changelog_id}"
-
-
-def edit_job_id(namespace: str, issue_key: str, changelog_id: str) -> str:
-    """Return the deterministic job id of the approval check after one edit."""
-    return f"{namespace}-edit-{issue_key}-{changelog_id}"
 
 
 @router.register("jira:issue_created")

@@ -6,13 +6,17 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from rules.change_history import HistoryEntry
+from rules.job_names import ENFORCE_EDIT, ENFORCE_TRANSITION, edit_job_id, transition_job_id
 from rules.material_edit import FieldChange
 from rules.policy import FieldRole as F
 from rules.policy import StatusRole as S
-from rules.reconcile import (ENFORCE_EDIT, ENFORCE_TRANSITION, JobRequest, advanced_mark,
-                             edit_job_id, epoch_ms, missing_jobs, parse_jira_time, sweep_jql,
-                             sweep_since, transition_job_id)
+from rules.reconcile import (JobRequest, advanced_mark, epoch_ms, missing_jobs, parse_jira_time,
+                             sweep_jql, sweep_since)
+from tests.fixture_files import load_fixture
 from webhooks import routes
+from webhooks.events import parse_event
+from webhooks.router import Context
+from worker.policy_file import load_policy
 
 from .builders import BOT, STATUS_IDS as ID
 
@@ -85,10 +89,21 @@ def test_missing_jobs(history, handled, expected):
                         fallback_timestamp=42) == expected
 
 
-def test_job_ids_and_functions_are_the_webhook_router_s():
-    assert (ENFORCE_TRANSITION, ENFORCE_EDIT) == (routes.ENFORCE_TRANSITION, routes.ENFORCE_EDIT)
-    assert transition_job_id("cg", "CHG-9", "10") == routes.transition_job_id("cg", "CHG-9", "10")
-    assert edit_job_id("cg", "CHG-9", "10") == routes.edit_job_id("cg", "CHG-9", "10")
+def test_the_sweep_asks_for_the_very_job_the_webhook_router_enqueues():
+    # One Jira status move, seen once as a webhook and once in the changelog by the sweep.
+    body = load_fixture("issue_updated_status_to_awaiting_approval")
+    event = parse_event(body)
+    [routed] = routes.router.dispatch(event, Context(event_id="delivery-1", policy=load_policy(),
+                                                     namespace="cg"))
+    entry = HistoryEntry(int(event.changelog_id), event.actor_account_id, AT,
+                         event.status_change.from_id, event.status_change.to_id)
+    [swept] = missing_jobs(event.issue_key, (entry,), handled=None, bot_account_id=BOT,
+                           namespace="cg")
+    same = lambda job: (job.func, job.job_id, {k: v for k, v in job.kwargs.items()  # noqa: E731
+                                               if k not in {"event_id", "timestamp"}})
+    assert same(swept) == same(routed)
+    assert swept.job_id == transition_job_id("cg", "CHG-7", "20107") == "cg-transition-CHG-7-20107"
+    assert edit_job_id("cg", "CHG-7", "20107") == "cg-edit-CHG-7-20107"
 
 
 UTC = timezone.utc
