@@ -11,12 +11,12 @@ from pathlib import Path
 from typing import Any
 
 import requests
-from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from sandbox.adf import adf_to_text, text_to_adf
 from sandbox.jira_app import RecordedRequest, SandboxApp
 from sandbox.jira_seed import BOT_NAME, build_site
 from sandbox.jira_state import SandboxUser, SiteEvent, format_time
+from sandbox.serving import ServingThread
 from sandbox.spec_check import SpecChecker
 from sandbox.webhook_payloads import build_payload
 from sandbox.webhook_sender import DEFAULT_RETRY_DELAYS, RecordedDelivery, WebhookSender
@@ -38,13 +38,6 @@ class SandboxRequestError(RuntimeError):
         self.body = body
 
 
-class _QuietRequestHandler(WSGIRequestHandler):
-    """Log served requests at debug level instead of werkzeug's stderr access log."""
-
-    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        logger.debug("request served", extra={"request_line": self.requestline, "status": code})
-
-
 class SandboxJira:
     """A local Jira Cloud site (REST v3 subset, workflow, signed webhooks) for tests and demos."""
 
@@ -62,33 +55,23 @@ class SandboxJira:
         self.site.listeners.append(self._on_event)
         self._sender = WebhookSender(retry_delays)
         self._app = SandboxApp(self.site, SpecChecker() if spec_check else None, self._register)
-        self._server: BaseWSGIServer | None = None
-        self._thread: threading.Thread | None = None
+        self._serving: ServingThread | None = None
 
     # Lifecycle
 
     def start(self, port: int = 0, host: str = "127.0.0.1") -> SandboxJira:
         """Serve on host:port (a free port by default) in a daemon thread."""
-        self._server = make_server(
-            host, port, self._app, threaded=True, request_handler=_QuietRequestHandler
-        )
-        self._app.base_url = f"http://{host}:{self._server.port}"
+        self._serving = ServingThread(self._app, name="sandbox-jira", host=host, port=port)
+        self._app.base_url = self._serving.url
         self._sender.start()
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-            name="sandbox-jira", daemon=True,
-        )
-        self._thread.start()
         logger.info("sandbox jira started", extra={"base_url": self.base_url})
         return self
 
     def stop(self) -> None:
         """Stop serving and delivering, and join both threads."""
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._thread.join()
-            self._server = self._thread = None
+        if self._serving is not None:
+            self._serving.stop()
+            self._serving = None
         self._sender.stop()
 
     def __enter__(self) -> SandboxJira:

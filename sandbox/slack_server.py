@@ -10,8 +10,9 @@ import threading
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
+
+from sandbox.serving import ServingThread
 
 __all__ = ["SandboxSlack", "SlackMessage", "SlackEdit", "SlackRequest", "SlackUser"]
 
@@ -93,13 +94,6 @@ class _Refused(Exception):
         self.details = details
 
 
-class _QuietRequestHandler(WSGIRequestHandler):
-    """Log served requests at debug level instead of werkzeug's stderr access log."""
-
-    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        logger.debug("request served", extra={"request_line": self.requestline, "status": code})
-
-
 class SandboxSlack:
     """A local Slack Web API (auth.test, chat.postMessage, chat.update, users.lookupByEmail)."""
 
@@ -112,8 +106,7 @@ class SandboxSlack:
         self._requests: list[SlackRequest] = []
         self._faults: list[_Fault] = []
         self._last_ts = 0
-        self._server: BaseWSGIServer | None = None
-        self._thread: threading.Thread | None = None
+        self._serving: ServingThread | None = None
         self.api_url = ""
         self.add_channel(DEFAULT_CHANNEL)
         self._handlers: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
@@ -127,23 +120,16 @@ class SandboxSlack:
 
     def start(self, port: int = 0, host: str = "127.0.0.1") -> SandboxSlack:
         """Serve on host:port (a free port by default) in a daemon thread."""
-        self._server = make_server(host, port, self, threaded=True,
-                                   request_handler=_QuietRequestHandler)
-        self.api_url = f"http://{host}:{self._server.port}/api/"
-        self._thread = threading.Thread(target=self._server.serve_forever,
-                                        kwargs={"poll_interval": 0.05},
-                                        name="sandbox-slack", daemon=True)
-        self._thread.start()
+        self._serving = ServingThread(self, name="sandbox-slack", host=host, port=port)
+        self.api_url = f"{self._serving.url}/api/"
         logger.info("sandbox slack started", extra={"api_url": self.api_url})
         return self
 
     def stop(self) -> None:
         """Stop serving and join the server thread."""
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._thread.join()
-            self._server = self._thread = None
+        if self._serving is not None:
+            self._serving.stop()
+            self._serving = None
 
     def __enter__(self) -> SandboxSlack:
         return self.start()

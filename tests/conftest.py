@@ -25,6 +25,14 @@ def redis_url() -> Iterator[str]:
 
 
 @pytest.fixture
+def conn(redis_url: str) -> Iterator[redis.Redis]:
+    """A Redis client on the test Redis."""
+    client = redis.Redis.from_url(redis_url)
+    yield client
+    client.close()
+
+
+@pytest.fixture
 def namespace(redis_url: str) -> Iterator[str]:
     """Yield a namespace (key prefix and RQ queue name) unique to this test, then delete its keys."""
     name = "cgtest-" + uuid.uuid4().hex[:10]

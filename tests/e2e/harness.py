@@ -6,15 +6,14 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 from rq import Queue, Worker
 from rq.job import Job
-from werkzeug.serving import make_server
 
+from sandbox.serving import ServingThread
 from webhooks.app import create_app
 from worker.runtime import connect_redis
 from worker.settings import Settings
@@ -52,19 +51,11 @@ def env_for(settings: Settings) -> dict[str, str]:
     return env
 
 
-class WebServer:
+class WebServer(ServingThread):
     """The Flask app from create_app(), served over real HTTP on a free port in a thread."""
 
     def __init__(self, settings: Settings):
-        self.server = make_server("127.0.0.1", 0, create_app(settings), threaded=True)
-        self.url = f"http://127.0.0.1:{self.server.server_port}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(5)
+        super().__init__(create_app(settings), name="changeguard-web")
 
 
 class WorkerProcess:

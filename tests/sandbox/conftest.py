@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 import requests
-from werkzeug.serving import WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
 from sandbox.jira_server import SandboxJira
+from sandbox.serving import ServingThread
 
 FAST_RETRIES = (0.05, 0.1, 0.1)
 
@@ -45,25 +44,14 @@ class Receiver:
         return Response("", status=status)(environ, start_response)
 
 
-class _Quiet(WSGIRequestHandler):
-    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        pass
-
-
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
     """Run a webhook receiver on a free port."""
     target = Receiver()
-    server = make_server("127.0.0.1", 0, target, threaded=True, request_handler=_Quiet)
-    target.url = f"http://127.0.0.1:{server.port}/jira-webhook"
-    thread = threading.Thread(
-        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-    )
-    thread.start()
+    serving = ServingThread(target, name="webhook-receiver")
+    target.url = f"{serving.url}/jira-webhook"
     yield target
-    server.shutdown()
-    server.server_close()
-    thread.join()
+    serving.stop()
 
 
 @pytest.fixture

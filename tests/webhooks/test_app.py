@@ -56,13 +56,6 @@ def free_port():
 
 
 @pytest.fixture
-def conn(redis_url):
-    client = redis.Redis.from_url(redis_url)
-    yield client
-    client.close()
-
-
-@pytest.fixture
 def queue(conn, namespace):
     return Queue(namespace, connection=conn)
 

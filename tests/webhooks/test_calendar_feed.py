@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 
@@ -10,10 +9,10 @@ import pytest
 import redis
 import requests
 import vobject
-from werkzeug.serving import make_server
 
 from jobs.calendar import CACHE_SECONDS, PAGE_SIZE, cache_key
 from sandbox.jira_server import SandboxJira
+from sandbox.serving import ServingThread
 from webhooks.app import create_app
 from webhooks.calendar_feed import RETRY_AFTER_SECONDS, UNAVAILABLE
 from worker.settings import Settings
@@ -38,24 +37,16 @@ def settings_for(jira: SandboxJira, redis_url: str, namespace: str, token: str |
                     redis_url=redis_url, namespace=namespace, calendar_token=token)
 
 
-class Served:
+class Served(ServingThread):
     """create_app() (which serves the calendar) over real HTTP."""
 
     def __init__(self, settings: Settings):
         self.settings = settings
-        app = create_app(settings)
-        self.server = make_server("127.0.0.1", 0, app, threaded=True)
-        self.url = f"http://127.0.0.1:{self.server.server_port}/calendar.ics"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
+        super().__init__(create_app(settings), name="changeguard-web")
+        self.feed_url = f"{self.url}/calendar.ics"
 
     def get(self, **params: str) -> requests.Response:
-        return requests.get(self.url, params=params, timeout=30)
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(5)
+        return requests.get(self.feed_url, params=params, timeout=30)
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import pytest
 import redis
 from rq import Queue, Retry, SimpleWorker
 
-from tests.webhooks.test_app import conn, free_port  # noqa: F401  (conn is a fixture)
+from tests.webhooks.test_app import free_port
 from worker.jira_client import JiraClient, JiraRateLimited
 from worker.metrics import count, jira_call_counter, job_exception_handler, render
 from worker.settings import Settings
