@@ -51,10 +51,12 @@ def gather_agenda(meeting: Meeting, now: datetime, *, calendar: CabCalendar,
 
 
 def post_cab_agenda(meeting: Meeting, now: datetime, *, calendar: CabCalendar,
-                    runtime: Runtime | None = None, page_size: int = 100) -> dict[str, str]:
-    """Build the meeting's agenda and post it on the CAB epic, or edit the comment posted before."""
+                    runtime: Runtime | None = None, page_size: int = 100,
+                    agenda: CabAgenda | None = None) -> dict[str, str]:
+    """Post the meeting's agenda (built now unless given) on the CAB epic, or edit the earlier one."""
     rt = runtime or runtime_module.current()
-    agenda = gather_agenda(meeting, now, calendar=calendar, runtime=rt, page_size=page_size)
+    if agenda is None:
+        agenda = gather_agenda(meeting, now, calendar=calendar, runtime=rt, page_size=page_size)
     epic = rt.policy.cab.epic_key
     context = {"issue_key": epic, "meeting": meeting.key}
     with issue_lock(rt, epic):

@@ -138,7 +138,7 @@ def _agenda(settings: Settings, *, dry_run: bool) -> int:
     agenda = gather_agenda(meeting, now, calendar=calendar, runtime=runtime)
     print(agenda.text)
     if not dry_run:
-        result = post_cab_agenda(meeting, now, calendar=calendar, runtime=runtime)
+        result = post_cab_agenda(meeting, now, calendar=calendar, runtime=runtime, agenda=agenda)
         print(f"{result['action']} comment {result['comment_id']} on {runtime.policy.cab.epic_key}")
     return 0
 

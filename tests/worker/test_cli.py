@@ -106,12 +106,19 @@ def test_agenda_dry_run_prints_and_posting_twice_edits_one_comment(jira, redis_u
         "Planned End": "2026-12-01T11:00:00.000+0000"})
     jira.transition(key, "Awaiting Approval", as_user="alice")
     epic = "CHG-1"
+    def searches():
+        return sum(r.path == "/rest/api/3/search/jql" for r in jira.requests)
+
+    before = searches()
     dry = run_changeguard("agenda", "--dry-run", env_changes=env)
+    dry_searches = searches() - before
     assert dry.returncode == 0, dry.stderr
     assert dry.stdout.startswith("CAB agenda for ")
     assert key in dry.stdout
     assert jira.comments(epic) == []
+    before = searches()
     first = run_changeguard("agenda", env_changes=env)
+    assert searches() - before == dry_searches  # the agenda is built once, then posted
     second = run_changeguard("agenda", env_changes=env)
     [comment] = jira.comments(epic)
     assert first.stdout.splitlines()[-1] == f"posted comment {comment['id']} on {epic}"
