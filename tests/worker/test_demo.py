@@ -2,6 +2,7 @@
 
 import os
 import re
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -11,11 +12,19 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_demo_walkthrough_shows_the_blocked_and_the_accepted_move():
     env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}  # embedded Redis
-    result = subprocess.run([sys.executable, "-m", "worker", "demo", "--once"], cwd=ROOT,
-                            env=env, capture_output=True, text=True, timeout=90)
-    assert result.returncode == 0, result.stdout + result.stderr
-    lines = [line.strip() for line in result.stdout.splitlines()]
-    assert "(embedded)" in result.stdout
+    # Its own process group: if it hangs, kill it with everything it started (gunicorn, the
+    # worker, Redis), which its own clean-up could not do after a SIGKILL.
+    demo = subprocess.Popen([sys.executable, "-m", "worker", "demo", "--once"], cwd=ROOT,
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    try:
+        stdout, stderr = demo.communicate(timeout=90)
+    except subprocess.TimeoutExpired:
+        os.killpg(demo.pid, signal.SIGKILL)
+        stdout, stderr = demo.communicate()
+    assert demo.returncode == 0, stdout + stderr
+    lines = [line.strip() for line in stdout.splitlines()]
+    assert "(embedded)" in stdout
     assert "| Moved back to Draft: 2 things missing" in lines
     assert "|   • Deployment Plan is empty: list the steps that deploy the change." in lines
     assert any(line.startswith("changeguard moved CHG-2 back to Draft (") for line in lines)
