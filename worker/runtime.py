@@ -7,6 +7,8 @@ import logging
 from typing import Any
 
 import redis
+from redis.backoff import ExponentialBackoff
+from redis.retry import Retry
 
 from rules.policy import Policy
 from rules.site_map import SiteMap
@@ -36,10 +38,17 @@ class Runtime:
 _current: Runtime | None = None
 
 
+# A restart or fail-over of Redis takes seconds: every command waits that out before
+# it fails (about 17 s), so a job in progress records its progress instead of stopping mid-plan.
+REDIS_RETRIES = 20
+REDIS_BACKOFF = ExponentialBackoff(cap=1.0, base=0.05)
+
+
 def connect_redis(url: str) -> redis.Redis:
-    """Return the worker's Redis client: quick to notice a dead server, patient with BLPOP."""
+    """Return the worker's Redis client: patient through a Redis restart, and with BLPOP."""
     # No socket timeout: RQ's worker blocks on BLPOP for minutes by design.
-    return redis.Redis.from_url(url, socket_connect_timeout=2, health_check_interval=30)
+    return redis.Redis.from_url(url, socket_connect_timeout=2, health_check_interval=30,
+                                retry=Retry(REDIS_BACKOFF, REDIS_RETRIES))
 
 
 def jira_client_for(settings: Settings, *, metrics_redis: redis.Redis | None = None) -> JiraClient:

@@ -6,12 +6,19 @@ comment; every allowed move stands with none.
 
 from __future__ import annotations
 
+import contextlib
 import random
+import threading
+import time
 from collections import Counter
 
 import pytest
+from rq import Queue
 
-from .harness import NORMAL, settle
+from worker.embedded_redis import EmbeddedRedis
+from worker.runtime import connect_redis
+
+from .harness import NORMAL, WebServer, WorkerProcess, settings_for, settle, wait_until
 
 INCOMPLETE = {**NORMAL, "Rollback Plan": "TBD"}
 
@@ -73,3 +80,67 @@ def test_duplicate_and_shuffled_deliveries_at_volume(jira, web, worker, queue, s
     assert len(sent) >= 4 * 40  # create + move, each twice
     settle(jira, queue, timeout=180)
     assert_invariant(jira, bad, good)
+
+
+@contextlib.contextmanager
+def stack_on(redis_server: EmbeddedRedis, jira, namespace: str, tmp_path):
+    """Run the endpoint and a worker process against ``redis_server``; yield (worker, queue)."""
+    settings = settings_for(jira, redis_server.url, namespace)
+    web = WebServer(settings)
+    jira.webhook_url = f"{web.url}/webhooks/jira"
+    worker = WorkerProcess(settings, tmp_path / "worker.log")
+    try:
+        yield worker, Queue(settings.queue_name, connection=connect_redis(settings.redis_url))
+    finally:
+        worker.stop()
+        web.stop()
+
+
+@pytest.mark.parametrize("outage", ["restart", "crash"])
+def test_redis_restarted_while_deliveries_are_arriving(jira, namespace, tmp_path, outage):
+    # Redis as changeguard should run in production: every write on disk before its answer
+    # (appendfsync always), so a restart, or a SIGKILL and a start, keeps what it acknowledged.
+    with EmbeddedRedis(persistent=True) as redis_server, \
+            stack_on(redis_server, jira, namespace, tmp_path) as (worker, queue):
+        before: list = []
+        people = threading.Thread(target=lambda: before.append(burst(jira, 16, seed=3)))
+        people.start()  # deliveries arriving, and jobs running, when Redis goes away
+        wait_until(lambda: sum(d.status == 202 for d in jira.deliveries) >= 8, timeout=30,
+                   what="the first deliveries to be accepted")
+        if outage == "crash":
+            redis_server.crash()
+        else:
+            redis_server.stop(keep_data=True)
+        # While Redis is down the endpoint answers 503 and Jira keeps the delivery to retry.
+        wait_until(lambda: any(d.status == 503 for d in jira.deliveries), timeout=30,
+                   what="a delivery refused with 503 while Redis is down")
+        time.sleep(1)  # jobs in flight meet the outage too
+        redis_server.start()
+        people.join(60)
+        after = burst(jira, 8, seed=4)
+        settle(jira, queue, timeout=180)
+        assert_invariant(jira, before[0][0] + after[0], before[0][1] + after[1])
+        assert queue.failed_job_registry.count == 0
+        assert worker.process.poll() is None, worker.log()  # the same worker went on
+        last = {d.identifier: d for d in jira.deliveries}  # each delivery's last attempt
+        refused = {d.identifier for d in jira.deliveries if d.status == 503}
+        assert refused and all(last[i].status in (200, 202) for i in refused)
+
+
+def test_worker_outlasts_a_redis_outage_longer_than_its_client_waits(jira, namespace, tmp_path):
+    # A job is running when Redis goes away for longer than the client's retries (about 17 s):
+    # RQ's Worker quits, and `changeguard worker` starts a new one once Redis answers again.
+    with EmbeddedRedis() as redis_server, \
+            stack_on(redis_server, jira, namespace, tmp_path) as (worker, queue):
+        queue.enqueue("time.sleep", 25)
+        wait_until(lambda: queue.started_job_registry.count == 1, what="the job to start")
+        redis_server.stop()
+        wait_until(lambda: "waiting for Redis to start a new RQ Worker" in worker.log(),
+                   timeout=60, what="the worker to give up on Redis")
+        redis_server.start()  # empty: no persistence here
+        wait_until(lambda: "restarts=1" in worker.log(), timeout=30,
+                   what="a new RQ Worker to start")
+        bad, good = burst(jira, 2, seed=5)
+        settle(jira, queue, timeout=60)
+        assert_invariant(jira, bad, good)
+        assert worker.process.poll() is None, worker.log()

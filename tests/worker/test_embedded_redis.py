@@ -28,6 +28,27 @@ def test_start_restart_stop():
         ping(url)
 
 
+@pytest.mark.parametrize("persistent, outage, kept", [
+    (True, "restart", b"v"),
+    (True, "crash", b"v"),  # appendfsync always: acknowledged is on disk, even after SIGKILL
+    (False, "restart", None),
+    (False, "crash", None),
+])
+def test_persistent_server_keeps_its_data_through_restart_and_crash(persistent, outage, kept):
+    with EmbeddedRedis(persistent=persistent) as server:
+        with contextlib.closing(redis.Redis.from_url(server.url, retry=None)) as client:
+            client.set("k", "v")
+        if outage == "crash":
+            server.crash()
+            with pytest.raises(redis.exceptions.ConnectionError):
+                ping(server.url)
+            server.start()
+        else:
+            server.restart()
+        with contextlib.closing(redis.Redis.from_url(server.url, retry=None)) as client:
+            assert client.get("k") == kept
+
+
 def test_given_data_dir_is_kept(tmp_path):
     with EmbeddedRedis(data_dir=tmp_path / "redis") as server:
         assert ping(server.url)
