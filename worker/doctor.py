@@ -56,8 +56,10 @@ class CheckResult:
 
     @property
     def line(self) -> str:
-        """Return the report line: `OK  <what>` or `FAIL <what>: <fix>`."""
-        return f"OK  {self.what}" if self.ok else f"FAIL {self.what}: {self.fix}"
+        """Return the report line: `OK  <what>`, `WARN <what>: <fix>` or `FAIL <what>: <fix>`."""
+        if not self.ok:
+            return f"FAIL {self.what}: {self.fix}"
+        return f"WARN {self.what}: {self.fix}" if self.fix else f"OK  {self.what}"
 
 
 def passed(what: str) -> CheckResult:
@@ -68,6 +70,11 @@ def passed(what: str) -> CheckResult:
 def failed(what: str, fix: str) -> CheckResult:
     """Return a failing check with its fix."""
     return CheckResult(False, what, fix)
+
+
+def warned(what: str, fix: str) -> CheckResult:
+    """Return a check that passes (exit code 0) but is worth fixing before production."""
+    return CheckResult(True, what, fix)
 
 
 # -- checks: data in, results out ---------------------------------------------------------------
@@ -200,6 +207,25 @@ def check_redis(url: str | None, error: str | None) -> CheckResult:
     return passed(f"Redis: PING answered at {_redact(url)}")
 
 
+def check_redis_persistence(config: Mapping[str, str] | None) -> CheckResult:
+    """Report whether Redis keeps what it acknowledged across a restart (``config``: CONFIG GET)."""
+    if config is None:
+        return warned("Redis persistence: unknown (CONFIG GET is not allowed)",
+                      "make sure this Redis keeps an append-only file (appendonly yes)")
+    if config.get("appendonly") == "yes":
+        fsync = config.get("appendfsync", "everysec")
+        if fsync == "always":
+            return passed("Redis persistence: every write is on disk before Redis answers "
+                          "(appendonly yes, appendfsync always)")
+        return passed(f"Redis persistence: append-only file (appendfsync {fsync}); a crash of "
+                      "the Redis host can lose its last second of writes")
+    kept = "snapshots only" if config.get("save") else "none"
+    return warned(f"Redis persistence: {kept} (appendonly no)",
+                  "a Redis restart loses queued jobs and their progress; the sweep finds the "
+                  "moves again, but a Slack notice may repeat or a comment go missing: set "
+                  "appendonly yes")
+
+
 def check_slack(auth: Mapping[str, Any] | None, error: str | None, api_url: str) -> CheckResult:
     """Report Slack's auth.test (``auth`` None and no error: no token configured)."""
     if error is not None:
@@ -235,6 +261,8 @@ def diagnose(settings: Settings, policy: Policy, *, jira: JiraClient,
         results.append(failed("Jira fields, statuses, workflows and groups: not checked",
                               "fix the Jira connection first, then run changeguard doctor again"))
     results.append(check_redis(settings.redis_url, _ping(redis_client)))
+    if results[-1].ok and redis_client is not None:
+        results.append(check_redis_persistence(redis_persistence(redis_client)))
     if slack is None:
         results.append(check_slack(None, None, settings.slack_api_url))
     else:
@@ -286,6 +314,15 @@ def _ping(client: redis.Redis | None) -> str | None:
     except redis.RedisError as exc:
         return str(exc) or type(exc).__name__
     return None
+
+
+def redis_persistence(client: redis.Redis) -> dict[str, str] | None:
+    """Return Redis's appendonly, appendfsync and save settings; None when CONFIG is refused."""
+    try:
+        config = client.config_get("append*") | client.config_get("save")
+    except redis.RedisError:
+        return None
+    return {str(k): str(v) for k, v in config.items()}
 
 
 def _auth_test(slack: SlackClient) -> tuple[dict[str, Any] | None, str | None]:

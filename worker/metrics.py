@@ -24,6 +24,7 @@ FAMILIES: dict[str, tuple[str, tuple[str, ...]]] = {
     "webhooks_enqueued": ("Deliveries that enqueued their jobs.", ()),
     "webhooks_failed": ("Deliveries answered 5xx, by reason (handler, enqueue, queue_unavailable).",
                         ("reason",)),
+    "jobs_completed": ("Jobs that ran to completion, by function.", ("func",)),
     "jobs_failed": ("Jobs that raised with no retry left, by function.", ("func",)),
     "jobs_retried": ("Jobs that raised and were scheduled for a retry, by function.", ("func",)),
     "decisions": ("Enforcement decisions, by kind, verdict and reason.",
@@ -65,7 +66,7 @@ def job_exception_handler(settings: Settings) -> Callable[..., bool]:
     def handler(job: Any, exc_type: Any, exc_value: Any, traceback: Any) -> bool:
         # RQ calls handlers before it decides; a job with retries left is about to be retried.
         family = "jobs_retried" if (job.retries_left or 0) > 0 else "jobs_failed"
-        count(job.connection, settings, family, func=_func_name(job))
+        count(job.connection, settings, family, func=job_func_name(job))
         return True  # let RQ's own handling go on
 
     return handler
@@ -103,7 +104,8 @@ def queue_depth(queue: Queue) -> dict[str, int]:
             "scheduled": queue.scheduled_job_registry.count}
 
 
-def _func_name(job: Any) -> str:
+def job_func_name(job: Any) -> str:
+    """Return the dotted function name of an RQ job, or \"unknown\" when it cannot be read."""
     try:
         return str(job.func_name)
     except Exception:  # an undeserialisable job still counts

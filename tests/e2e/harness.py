@@ -42,6 +42,7 @@ def env_for(settings: Settings) -> dict[str, str]:
         "JIRA_API_TOKEN": settings.jira_api_token, "REDIS_URL": settings.redis_url or "",
         "JIRA_WEBHOOK_SECRET": settings.jira_webhook_secret or "",
         "CHANGEGUARD_NAMESPACE": settings.namespace, "LOG_LEVEL": "INFO",
+        "LOG_FORMAT": settings.log_format,
         "SLACK_BOT_TOKEN": settings.slack_bot_token or "", "SLACK_API_URL": settings.slack_api_url,
         "SLACK_SIGNING_SECRET": settings.slack_signing_secret or "",
         "CHANGEGUARD_CALENDAR_TOKEN": settings.calendar_token or "",

@@ -6,10 +6,11 @@ import logging
 
 import pytest
 import redis
-from rq import Queue, Retry, SimpleWorker
+from rq import Queue, Retry
 
 from tests.webhooks.test_app import free_port
 from worker.jira_client import JiraClient, JiraRateLimited
+from worker.main import ChangeguardWorker
 from worker.metrics import count, jira_call_counter, job_exception_handler, render
 from worker.settings import Settings
 
@@ -104,7 +105,7 @@ def test_render_is_prometheus_text_with_every_family_and_live_queue_depth(conn, 
         f'changeguard_queue_jobs{{queue="{namespace}-periodic",state="failed"}} 0',
         f'changeguard_queue_jobs{{queue="{namespace}-periodic",state="scheduled"}} 0',
     ]
-    assert sum(line.startswith("# TYPE ") for line in text.splitlines()) == 12
+    assert sum(line.startswith("# TYPE ") for line in text.splitlines()) == 13
 
 
 def test_jira_calls_and_429s_are_counted_per_attempt(jira, conn, settings):
@@ -134,16 +135,19 @@ def test_unreachable_jira_counts_as_a_call_without_status(conn, settings):
         'changeguard_jira_calls_total{method="GET",status="unreachable"} 1']
 
 
-def test_failing_job_counts_one_retry_then_one_failure(conn, settings, namespace):
+def test_jobs_count_as_completed_retried_and_failed(conn, settings, namespace):
+    # The worker `changeguard worker` runs: it forks a work horse per job, as in production.
     queue = Queue(namespace, connection=conn)
     queue.enqueue(explode, retry=Retry(max=1))
     queue.enqueue(succeed)
-    worker = SimpleWorker([queue], connection=conn,
-                          exception_handlers=[job_exception_handler(settings)])
+    queue.enqueue(succeed)
+    worker = ChangeguardWorker([queue], connection=conn, settings=settings,
+                               exception_handlers=[job_exception_handler(settings)])
 
     worker.work(burst=True)
 
     assert samples(render(conn, settings, [namespace])) == [
+        'changeguard_jobs_completed_total{func="tests.worker.test_metrics.succeed"} 2',
         'changeguard_jobs_failed_total{func="tests.worker.test_metrics.explode"} 1',
         'changeguard_jobs_retried_total{func="tests.worker.test_metrics.explode"} 1',
         f'changeguard_queue_jobs{{queue="{namespace}",state="failed"}} 1',
