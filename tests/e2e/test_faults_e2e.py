@@ -73,12 +73,18 @@ def test_jira_answering_429_and_5xx_in_bursts(jira, web, worker, queue):
 
 @pytest.mark.parametrize("seed", [11])
 def test_duplicate_and_shuffled_deliveries_at_volume(jira, web, worker, queue, seed):
-    # 40 change requests; every event (create, move, revert) delivered twice, shuffled.
+    # 200 change requests; every event (create, move, revert, comment) delivered twice, shuffled:
+    # about 1,200 deliveries.
     jira.hold_deliveries()
-    bad, good = burst(jira, 40, seed=seed)
-    sent = jira.release_deliveries(seed, duplicate=True)
-    assert len(sent) >= 4 * 40  # create + move, each twice
-    settle(jira, queue, timeout=180)
+    bad, good = burst(jira, 200, seed=seed)
+    sent = jira.release_deliveries(seed, duplicate=True)  # people's events, shuffled
+    assert len(sent) == 2 * 2 * 200  # create + move, each twice
+    jira.hold_deliveries()  # changeguard's reverts, held, then sent twice and shuffled as well
+    wait_until(lambda: sum(jira.status_of(key) == "Draft" for key in bad) == len(bad),
+               timeout=240, what="every disallowed move to be reverted")
+    reverts = jira.release_deliveries(seed, duplicate=True)
+    assert len(reverts) == 2 * 2 * len(bad)  # the revert and its comment, each twice
+    settle(jira, queue, timeout=240)
     assert_invariant(jira, bad, good)
 
 
