@@ -1,4 +1,4 @@
-"""Parse and run the small JQL subset the sandbox supports (AND-joined clauses, ORDER BY)."""
+"""Parse and run the JQL subset the sandbox supports: clauses with AND, OR, NOT, (), ORDER BY."""
 
 from __future__ import annotations
 
@@ -24,7 +24,8 @@ _EQUALITY_FIELDS = {"project", "issuetype", "status", "key", "labels"}
 _DATE_FIELDS = {"updated", "created"}
 SUPPORTED = (
     "project, issuetype, status, key and labels with =, !=, in, not in; created and updated "
-    "with =, >, >=, <, <= and \"yyyy-MM-dd HH:mm\" or -5m/-2h/-1d/-1w; clauses joined by AND; "
+    "with =, >, >=, <, <= and \"yyyy-MM-dd HH:mm\" or -5m/-2h/-1d/-1w; clauses combined with "
+    "AND, OR, NOT and parentheses; "
     "ORDER BY key, created or updated"
 )
 
@@ -75,7 +76,6 @@ def _tokens(jql: str) -> list[tuple[str, str]]:
 def parse(site: JiraSite, jql: str) -> Query:
     """Parse JQL into a Query, or raise JqlError naming what is unsupported."""
     tokens = _tokens(jql)
-    predicates: list[Predicate] = []
     order: list[tuple[str, bool]] = []
     index = 0
 
@@ -89,10 +89,38 @@ def parse(site: JiraSite, jql: str) -> Query:
     def peek_word() -> str:
         return tokens[index][1].lower() if index < len(tokens) else ""
 
-    while index < len(tokens) and peek_word() != "order":
-        if predicates:
-            if take()[1].lower() != "and":
-                raise JqlError(f"Unsupported JQL: only AND is supported. Supported: {SUPPORTED}.")
+    def peek_punct() -> str:
+        return tokens[index][1] if index < len(tokens) and tokens[index][0] == "punct" else ""
+
+    # Jira's precedence: NOT binds tighter than AND, AND tighter than OR; parentheses group.
+    def any_of() -> Predicate:
+        options = [all_of()]
+        while peek_word() == "or":
+            take()
+            options.append(all_of())
+        return options[0] if len(options) == 1 else lambda i: any(p(i) for p in options)
+
+    def all_of() -> Predicate:
+        parts = [negated()]
+        while peek_word() == "and":
+            take()
+            parts.append(negated())
+        return parts[0] if len(parts) == 1 else lambda i: all(p(i) for p in parts)
+
+    def negated() -> Predicate:
+        if peek_word() == "not":
+            take()
+            inner = negated()
+            return lambda i: not inner(i)
+        if peek_punct() == "(":
+            take()
+            inner = any_of()
+            if take()[1] != ")":
+                raise JqlError("Error in the JQL Query: expected ')'.")
+            return inner
+        return clause()
+
+    def clause() -> Predicate:
         field = _FIELD_ALIASES.get(peek_word(), peek_word())
         take()
         operator = take()[1].lower()
@@ -112,7 +140,14 @@ def parse(site: JiraSite, jql: str) -> Query:
                     raise JqlError("Error in the JQL Query: expected ',' or ')' in a list.")
         else:
             values = [take()[1]]
-        predicates.append(_predicate(site, field, operator, values))
+        return _predicate(site, field, operator, values)
+
+    predicates: tuple[Predicate, ...] = ()
+    if index < len(tokens) and peek_word() != "order":
+        predicates = (any_of(),)
+    if index < len(tokens) and peek_word() != "order":
+        raise JqlError(f"Error in the JQL Query: expected AND, OR or ORDER BY at "
+                       f"'{tokens[index][1]}'. Supported: {SUPPORTED}.")
     if index < len(tokens):
         take()
         if take()[1].lower() != "by":
@@ -129,7 +164,7 @@ def parse(site: JiraSite, jql: str) -> Query:
             order.append((name, descending))
             if index < len(tokens) and take()[1] != ",":
                 raise JqlError("Error in the JQL Query: expected ',' between ORDER BY fields.")
-    return Query(tuple(predicates), tuple(order))
+    return Query(predicates, tuple(order))
 
 
 def _predicate(site: JiraSite, field: str, operator: str, values: list[str]) -> Predicate:

@@ -245,9 +245,18 @@ def test_search_pages_with_next_page_token(jira, http):
         ('issuetype = "Change Request" AND updated >= -5m', ["CHG-2", "CHG-3"]),
         ('issuetype = "Change Request" AND created < -1d', []),
         ('key in (CHG-1, CHG-3) ORDER BY key DESC', ["CHG-3", "CHG-1"]),
+        ('key = CHG-1 OR status = "Awaiting Approval"', ["CHG-1", "CHG-3"]),
+        # AND binds tighter than OR: CHG-3, or (a Change Request in Draft).
+        ('key = CHG-3 OR issuetype = "Change Request" AND status = Draft', ["CHG-2", "CHG-3"]),
+        ('(key = CHG-3 OR issuetype = "Change Request") AND status = Draft', ["CHG-2"]),
+        ('(project = CHG OR project = OPS) AND status = "Awaiting Approval"', ["CHG-3"]),
+        ('(project = OPS OR key = CHG-2) AND updated >= -5m', ["CHG-2"]),
+        ('issuetype = "Change Request" AND NOT status = Draft', ["CHG-3"]),
+        ('NOT (key = CHG-1 OR key = CHG-2) ORDER BY key', ["CHG-3"]),
     ],
     ids=["project", "issuetype", "status-in", "order-desc", "updated-since", "future", "not",
-         "relative-recent", "relative-old", "key-in"],
+         "relative-recent", "relative-old", "key-in", "or", "and-before-or", "parentheses",
+         "scope-with-or", "or-then-and", "not-clause", "not-group"],
 )
 def test_search_jql_subset_ids_only(jira, http, jql, expected):
     _create(jira)
@@ -261,9 +270,11 @@ def test_search_jql_subset_ids_only(jira, http, jql, expected):
 
 @pytest.mark.parametrize(
     "jql",
-    ['summary ~ "checkout"', 'project = CHG OR project = OPS', 'status was "Draft"', "",
-     "ORDER BY key", 'updated >= "yesterday"'],
-    ids=["text-search", "or", "was", "empty", "unbounded", "bad-date"],
+    ['summary ~ "checkout"', 'status was "Draft"', "", "ORDER BY key",
+     'updated >= "yesterday"', '(project = CHG', 'project = CHG status = Draft',
+     'project = CHG OR'],
+    ids=["text-search", "was", "empty", "unbounded", "bad-date", "unclosed-parenthesis",
+         "missing-operator", "dangling-or"],
 )
 def test_unsupported_jql_is_400(http, jql):
     answer = http("POST", "/rest/api/3/search/jql", json={"jql": jql})
