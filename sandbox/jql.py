@@ -6,7 +6,7 @@ import logging
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Callable
+from typing import Callable, Iterable
 
 from sandbox.jira_state import Issue, JiraSite, utc_now
 
@@ -93,19 +93,19 @@ def parse(site: JiraSite, jql: str) -> Query:
         return tokens[index][1] if index < len(tokens) and tokens[index][0] == "punct" else ""
 
     # Jira's precedence: NOT binds tighter than AND, AND tighter than OR; parentheses group.
-    def any_of() -> Predicate:
-        options = [all_of()]
-        while peek_word() == "or":
+    def joined(word: str, operand: Callable[[], Predicate],
+               combine: Callable[[Iterable[bool]], bool]) -> Predicate:
+        parts = [operand()]
+        while peek_word() == word:
             take()
-            options.append(all_of())
-        return options[0] if len(options) == 1 else lambda i: any(p(i) for p in options)
+            parts.append(operand())
+        return parts[0] if len(parts) == 1 else lambda i: combine(p(i) for p in parts)
+
+    def any_of() -> Predicate:
+        return joined("or", all_of, any)
 
     def all_of() -> Predicate:
-        parts = [negated()]
-        while peek_word() == "and":
-            take()
-            parts.append(negated())
-        return parts[0] if len(parts) == 1 else lambda i: all(p(i) for p in parts)
+        return joined("and", negated, all)
 
     def negated() -> Predicate:
         if peek_word() == "not":
