@@ -30,7 +30,7 @@ def sweep(now: datetime, *, runtime: Runtime | None = None, page_size: int = 50)
     stored = rt.redis.get(mark_key)
     mark = parse_jira_time(stored.decode()) if stored else None
     since = sweep_since(mark, now, timedelta(minutes=rt.settings.sweep_minutes))
-    jql = sweep_jql(rt.policy.scope_jql, since, _search_zone(rt))
+    jql = sweep_jql(rt.policy, since, _search_zone(rt))
     queue = Queue(rt.settings.queue_name, connection=rt.redis)
     searched, recovered = 0, []
     for found in rt.jira.search_issues(jql, fields=("updated",), page_size=page_size):

@@ -72,13 +72,9 @@ def published_status_names(policy: Policy) -> tuple[str, ...]:
 
 
 def calendar_jql(policy: Policy) -> str:
-    """Return the JQL of the changes in scope and in a published status.
-
-    The sandbox's JQL has no parentheses, so the scope is not wrapped: a scope with an OR then
-    matches more than it should, but only in scope, and build_change_calendar drops the rest.
-    """
+    """Return the JQL of the changes in scope and in a published status."""
     names = ", ".join(_jql_string(name) for name in published_status_names(policy))
-    return f"{policy.scope_jql} AND status in ({names})"
+    return policy.scoped_jql(f"status in ({names})")
 
 
 def build_change_calendar(

@@ -103,6 +103,10 @@ class Policy:
         """Return the Jira name of the field playing ``role``."""
         return self.field_names[role]
 
+    def scoped_jql(self, condition: str, order_by: str = "") -> str:
+        """Return JQL for ``condition`` among the changes in scope (the scope in parentheses)."""
+        return f"({self.scope_jql}) AND {condition}" + (f" ORDER BY {order_by}" if order_by else "")
+
     def category_of(self, value: str | None) -> Category | None:
         """Return the category whose option value is ``value``, if any."""
         for category, option in self.category_values.items():

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
 from .change_history import HistoryEntry
+from .policy import Policy
 from .job_names import ENFORCE_EDIT, ENFORCE_TRANSITION, edit_job_id, transition_job_id
 
 SWEEP_EVENT_ID = "sweep"
@@ -91,13 +92,13 @@ def sweep_since(mark: datetime | None, now: datetime, period: timedelta) -> date
     return (mark if mark is not None else now - period) - SWEEP_OVERLAP
 
 
-def sweep_jql(scope_jql: str, since: datetime, zone: tzinfo) -> str:
+def sweep_jql(policy: Policy, since: datetime, zone: tzinfo) -> str:
     """Return the JQL of change requests updated since ``since``, oldest update first.
 
     Jira reads a JQL date in the searching account's time zone, ``zone``, to the minute.
     """
-    return (f'{scope_jql} AND updated >= "{since.astimezone(zone).strftime(JQL_DATE_FORMAT)}" '
-            "ORDER BY updated ASC")
+    moment = since.astimezone(zone).strftime(JQL_DATE_FORMAT)
+    return policy.scoped_jql(f'updated >= "{moment}"', order_by="updated ASC")
 
 
 def advanced_mark(mark: datetime | None, updated: datetime | None) -> datetime | None:

@@ -109,11 +109,11 @@ def test_the_summary_example_of_the_policy():
 def test_jql_searches_the_scope_in_the_published_statuses():
     assert published_status_names(POLICY) == ("Approved", "Implementing", "Implemented")
     assert calendar_jql(POLICY) == (
-        'issuetype = "Change Request" AND status in ("Approved", "Implementing", "Implemented")')
+        '(issuetype = "Change Request") AND status in ("Approved", "Implementing", "Implemented")')
 
 
 def test_jql_quotes_status_names():
     names = {**POLICY.status_names, StatusRole.APPROVED: 'Say "yes" \\ go'}
     policy = dataclasses.replace(POLICY, status_names=names)
-    assert calendar_jql(policy) == ('issuetype = "Change Request" AND status in '
+    assert calendar_jql(policy) == ('(issuetype = "Change Request") AND status in '
                                     '("Say \\"yes\\" \\\\ go", "Implementing", "Implemented")')

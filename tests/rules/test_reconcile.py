@@ -1,5 +1,6 @@
 """The sweep's decisions: which enforcement jobs an issue's changelog calls for, and from when to search."""
 
+import dataclasses
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
@@ -19,6 +20,8 @@ from webhooks.router import Context
 from worker.policy_file import load_policy
 
 from .builders import BOT, STATUS_IDS as ID
+
+POLICY = load_policy()
 
 ALICE, CAROL = "712020:alice", "712020:carol"
 AT = "2026-11-24T10:00:00.000+0000"
@@ -135,14 +138,17 @@ def test_sweep_since_subtracts_the_overlap(mark, expected):
     assert sweep_since(mark, NOW, timedelta(minutes=5)) == expected
 
 
-@pytest.mark.parametrize("zone, expected", [
-    (UTC, 'issuetype = "Change Request" AND updated >= "2026-11-24 09:57" ORDER BY updated ASC'),
-    (ZoneInfo("America/New_York"),
-     'issuetype = "Change Request" AND updated >= "2026-11-24 04:57" ORDER BY updated ASC'),
-], ids=["utc", "account-in-new-york"])
-def test_sweep_jql_is_in_the_account_s_zone_to_the_minute(zone, expected):
+@pytest.mark.parametrize("scope, zone, expected", [
+    ('issuetype = "Change Request"', UTC,
+     '(issuetype = "Change Request") AND updated >= "2026-11-24 09:57" ORDER BY updated ASC'),
+    ('issuetype = "Change Request"', ZoneInfo("America/New_York"),
+     '(issuetype = "Change Request") AND updated >= "2026-11-24 04:57" ORDER BY updated ASC'),
+    ("project = CHG OR project = OPS", UTC,
+     '(project = CHG OR project = OPS) AND updated >= "2026-11-24 09:57" ORDER BY updated ASC'),
+], ids=["utc", "account-in-new-york", "scope-with-or"])
+def test_sweep_jql_is_in_the_account_s_zone_to_the_minute(scope, zone, expected):
     since = datetime(2026, 11, 24, 9, 57, 59, tzinfo=UTC)
-    assert sweep_jql('issuetype = "Change Request"', since, zone) == expected
+    assert sweep_jql(dataclasses.replace(POLICY, scope_jql=scope), since, zone) == expected
 
 
 EARLY, LATE = datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 1, 2, tzinfo=UTC)
