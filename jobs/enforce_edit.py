@@ -14,7 +14,8 @@ from worker import runtime as runtime_module
 from worker.metrics import count
 from worker.runtime import Runtime
 
-from .issue_actions import carry_out, find_transition, iso_from_ms, issue_lock, load_plan
+from .issue_actions import (carry_out, find_transition, iso_from_ms, issue_lock, load_plan,
+                            revert_step)
 
 logger = logging.getLogger(__name__)
 
@@ -38,7 +39,7 @@ def enforce_edit(
         plan = load_plan(rt, plan_key)
         if plan is None:
             issue = rt.jira.get_issue(issue_key, fields=fields_to_fetch(rt.site),
-                                      properties=[PROPERTY_KEY])
+                                      properties=[PROPERTY_KEY], expand=["transitions"])
             change = parse_change_request(issue, rt.site)
             record = parse_record((issue.get("properties") or {}).get(PROPERTY_KEY))
             decision = judge_edit(change, record.approvals, rt.site)
@@ -48,19 +49,19 @@ def enforce_edit(
                   reason="material_edit")
             if decision.verdict is EditVerdict.NOTHING:
                 return {"verdict": decision.verdict.value}
-            steps: list[dict] = []
-            if decision.verdict is EditVerdict.WITHDRAW_AND_REVERT:
-                transition_id = find_transition(rt, issue_key, decision.revert_to_status_id)
-                if transition_id is not None:
-                    steps.append({"kind": "revert", "transition_id": transition_id})
-            steps.append({"kind": "comment",
-                          "body": comment_for_withdrawal(decision, actor_account_id, rt.policy)})
             entry = AuditEntry(
                 at=iso_from_ms(timestamp), decision="approval withdrawn",
                 reason="material_edit", actor=actor_account_id, from_status=None,
                 to_status=None, changelog_id=int(changelog_id),
                 detail=", ".join(rt.policy.field_name(c.field) for c in decision.changes))
-            steps.append({"kind": "record", "value": record.with_entry(entry, ApprovalState())})
+            value = record.with_entry(entry, ApprovalState())
+            comment = {"kind": "comment",
+                       "body": comment_for_withdrawal(decision, actor_account_id, rt.policy)}
+            transition_id = (find_transition(rt, issue_key, decision.revert_to_status_id, issue)
+                             if decision.verdict is EditVerdict.WITHDRAW_AND_REVERT else None)
+            # Moving back writes the record with the move; otherwise it is a write of its own.
+            steps = ([revert_step(transition_id, value), comment] if transition_id is not None
+                     else [comment, {"kind": "record", "value": value}])
             plan = {"summary": {"verdict": decision.verdict.value}, "steps": steps, "done": []}
         carry_out(rt, issue_key, plan_key, plan, context)
         return plan["summary"]

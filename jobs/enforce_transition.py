@@ -22,7 +22,7 @@ from worker.runtime import Runtime
 from .approver_groups import groups_of
 from .follow_ups import enqueue_follow_up
 from .issue_actions import (MARKER_TTL_SECONDS, carry_out, find_transition, iso_from_ms,
-                            issue_lock, load_plan)
+                            issue_lock, load_plan, revert_step)
 
 logger = logging.getLogger(__name__)
 
@@ -58,9 +58,11 @@ def enforce_transition(
             if decision is not None:
                 _log(decision, context)
                 return _summary(decision)
-            # One read: fields, our record and the changelog (to judge late events in order).
+            # One read: fields, our record, the changelog (to judge late events in order) and
+            # the transitions out of the current status (to find the way back).
             issue = rt.jira.get_issue(issue_key, fields=fields_to_fetch(rt.site),
-                                      properties=[PROPERTY_KEY], expand=["changelog"])
+                                      properties=[PROPERTY_KEY],
+                                      expand=["changelog", "transitions"])
             change = parse_change_request(issue, rt.site)
             record = parse_record((issue.get("properties") or {}).get(PROPERTY_KEY))
             history = parse_history(issue, rt.site)
@@ -81,7 +83,7 @@ def enforce_transition(
             if decision.verdict is Verdict.IGNORE and not replayed:
                 _mark_handled(rt, handled_key, move.changelog_id)
                 return _summary(decision)
-            plan = _make_plan(rt, issue_key, move, decision, change, record, timestamp,
+            plan = _make_plan(rt, issue_key, issue, move, decision, change, record, timestamp,
                               approvals if replayed else None)
         carry_out(rt, issue_key, plan_key, plan, context)
         _mark_handled(rt, handled_key, move.changelog_id)
@@ -107,9 +109,9 @@ def _follow_ups(rt: Runtime, issue_key: str, move: StatusMove, change: ChangeReq
     return []
 
 
-def _make_plan(rt: Runtime, issue_key: str, move: StatusMove, decision: MoveDecision,
-               change: ChangeRequest, record: IssueRecord, timestamp: int,
-               replayed: ApprovalState | None) -> dict:
+def _make_plan(rt: Runtime, issue_key: str, issue: dict, move: StatusMove,
+               decision: MoveDecision, change: ChangeRequest, record: IssueRecord,
+               timestamp: int, replayed: ApprovalState | None) -> dict:
     """Decide every concrete step (which transition, which comment) before taking any."""
     names = (_status_name(rt, move.from_status_id, "its previous status"),
              _status_name(rt, move.to_status_id, "this status"))
@@ -128,7 +130,7 @@ def _make_plan(rt: Runtime, issue_key: str, move: StatusMove, decision: MoveDeci
                       if decision.verdict is Verdict.ALLOW else [])
         return {"summary": summary, "done": [], "follow_ups": follow_ups,
                 "steps": [{"kind": "record", "value": record.with_entry(entry, approvals)}]}
-    transition_id = find_transition(rt, issue_key, decision.revert_to_status_id)
+    transition_id = find_transition(rt, issue_key, decision.revert_to_status_id, issue)
     summary["reverted"] = transition_id is not None
     actor = decision.edited_by if decision.reason is Reason.APPROVAL_WITHDRAWN else move.actor_account_id
     flagged = _flag_steps(rt, issue_key, move, decision, change, names) + [
@@ -138,10 +140,10 @@ def _make_plan(rt: Runtime, issue_key: str, move: StatusMove, decision: MoveDeci
         return {"summary": summary, "done": [], "steps": flagged}
     name = {Reason.APPROVAL_RECORDED: "approval recorded",
             Reason.APPROVAL_WITHDRAWN: "approval withdrawn"}.get(decision.reason, "reverted")
-    steps = [{"kind": "revert", "transition_id": transition_id},
-             {"kind": "comment", "body": _comment(rt, move, decision, change, names, True)},
-             {"kind": "record", "value": record.with_entry(
-                 _entry(rt, decision, move, names, timestamp, name, actor), approvals)}]
+    # The record goes with the move back, then the comment: a retried job resumes at the comment.
+    steps = [revert_step(transition_id, record.with_entry(
+                 _entry(rt, decision, move, names, timestamp, name, actor), approvals)),
+             {"kind": "comment", "body": _comment(rt, move, decision, change, names, True)}]
     # If Jira refuses the revert (a condition, a permission), flag the issue instead.
     return {"summary": summary, "done": [], "steps": steps, "fallback": flagged}
 

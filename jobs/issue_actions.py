@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import datetime, timezone
 from typing import Any
 
@@ -36,14 +36,26 @@ def iso_from_ms(timestamp_ms: int) -> str:
     return datetime.fromtimestamp(timestamp_ms / 1000, timezone.utc).isoformat(timespec="seconds")
 
 
-def find_transition(rt: Runtime, issue_key: str, to_status_id: str | None) -> str | None:
-    """Return the id of a transition from the current status to ``to_status_id``, if Jira has one."""
+def find_transition(rt: Runtime, issue_key: str, to_status_id: str | None,
+                    issue: Mapping[str, Any] | None = None) -> str | None:
+    """Return the id of a transition from the current status to ``to_status_id``, if Jira has one.
+
+    An ``issue`` read with expand=transitions already lists them; otherwise ask Jira.
+    """
     if to_status_id is None:
         return None
-    for transition in rt.jira.get_transitions(issue_key):
+    transitions = issue.get("transitions") if issue is not None else None
+    if transitions is None:
+        transitions = rt.jira.get_transitions(issue_key)
+    for transition in transitions:
         if transition.get("to", {}).get("id") == to_status_id:
             return transition["id"]
     return None
+
+
+def revert_step(transition_id: str, record: dict) -> dict:
+    """Return the plan step that moves the issue back and writes our record with that move."""
+    return {"kind": "revert", "transition_id": transition_id, "record": record}
 
 
 def load_plan(rt: Runtime, plan_key: str) -> dict | None:
@@ -80,7 +92,9 @@ def carry_out(rt: Runtime, issue_key: str, plan_key: str, plan: dict, context: d
 def _take(rt: Runtime, issue_key: str, step: dict[str, Any]) -> None:
     kind = step["kind"]
     if kind == "revert":
-        rt.jira.transition_issue(issue_key, step["transition_id"])
+        # One call: our record rides on the move back (a plan stored before it did has none).
+        record = {PROPERTY_KEY: step["record"]} if "record" in step else None
+        rt.jira.transition_issue(issue_key, step["transition_id"], properties=record)
     elif kind == "label":
         rt.jira.add_label(issue_key, step["label"])
     elif kind == "comment":

@@ -70,12 +70,13 @@ def handle_slack_action(
         done = rt.redis.get(done_key)
         if done is None:  # a retried job only repeats the message update
             issue = rt.jira.get_issue(issue_key, fields=fields_to_fetch(rt.site),
-                                      properties=[PROPERTY_KEY, REQUEST_PROPERTY])
+                                      properties=[PROPERTY_KEY, REQUEST_PROPERTY],
+                                      expand=["transitions"])
             properties = issue.get("properties") or {}
             request = properties.get(REQUEST_PROPERTY) or {}
             result = _act(rt, SlackAction(action), parse_change_request(issue, rt.site),
                           parse_record(properties.get(PROPERTY_KEY)), request, slack_user_id,
-                          response_ts, _iso(action_ts))
+                          response_ts, _iso(action_ts), issue)
             done = json.dumps({"channel": request.get("channel") or rt.policy.slack_channel,
                                **result})
             rt.redis.set(done_key, done, ex=MARKER_TTL_SECONDS)
@@ -87,7 +88,8 @@ def handle_slack_action(
 
 
 def _act(rt: Runtime, action: SlackAction, change: ChangeRequest, record: IssueRecord,
-         request: dict, slack_user_id: str, response_ts: str, at: str) -> dict[str, Any]:
+         request: dict, slack_user_id: str, response_ts: str, at: str,
+         issue: dict) -> dict[str, Any]:
     """Decide, then change Jira; return the Slack message to show and the job's summary."""
     people = _People(rt)
     actor = _account_for(rt, people, slack_user_id, change)
@@ -102,11 +104,11 @@ def _act(rt: Runtime, action: SlackAction, change: ChangeRequest, record: IssueR
         rt.jira.set_issue_property(change.key, PROPERTY_KEY,
                                    record.with_entry(entry, decision.outcome.state))
     if decision.verdict is SlackVerdict.APPROVED:
-        moved = _move(rt, change.key, StatusRole.APPROVED)
+        moved = _move(rt, change.key, StatusRole.APPROVED, issue)
     elif decision.verdict is SlackVerdict.REJECTED:
         rt.jira.set_issue_property(change.key, PROPERTY_KEY, record.with_entry(
             _entry(rt, at, "rejected", actor, StatusRole.REJECTED, "")))
-        moved = _move(rt, change.key, StatusRole.REJECTED)
+        moved = _move(rt, change.key, StatusRole.REJECTED, issue)
     details = request_details(change, _browse_url(rt, change.key), people.names(
         _commander(change), *(a.account_id for a in decision.approvals)))
     actor_name = people.names(actor).get(actor) if actor else None
@@ -126,9 +128,9 @@ def _entry(rt: Runtime, at: str, decision: str, actor: str | None, to: StatusRol
                       to_status=rt.policy.status_names[to], changelog_id=None, detail=detail)
 
 
-def _move(rt: Runtime, issue_key: str, to: StatusRole) -> bool:
-    """Move the issue to ``to`` if the workflow allows it; tell whether it moved."""
-    transition_id = find_transition(rt, issue_key, rt.site.status_ids[to])
+def _move(rt: Runtime, issue_key: str, to: StatusRole, issue: dict) -> bool:
+    """Move the issue to ``to`` if the workflow allows it (``issue`` lists the transitions)."""
+    transition_id = find_transition(rt, issue_key, rt.site.status_ids[to], issue)
     if transition_id is None:
         logger.warning("no transition", extra={"issue_key": issue_key, "to": to.value})
         return False

@@ -149,10 +149,19 @@ def edit_issue(site: JiraSite, actor: SandboxUser, key: str, body: dict[str, Any
 
 
 def transition_issue(site: JiraSite, actor: SandboxUser, key: str, body: dict[str, Any]) -> None:
-    """Perform POST /rest/api/3/issue/{key}/transitions {transition: {id}}."""
+    """Perform POST /rest/api/3/issue/{key}/transitions {transition: {id}, properties: [...]}.
+
+    Issue properties in the body are set together with the move: both happen, or neither.
+    """
     transition_id = (body.get("transition") or {}).get("id")
     if body.get("fields") or body.get("update"):
         raise JiraError(400, ["This transition has no screen: fields cannot be set."])
+    properties = body.get("properties") or []
+    if not isinstance(properties, list) or not all(
+            isinstance(entry, dict) and "value" in entry for entry in properties):
+        raise JiraError(400, ["Each issue property needs a key and a value."])
+    for entry in properties:
+        _check_property(entry.get("key"), entry["value"])
     with site.lock:
         issue = site.issue(key)
         transition = next(
@@ -160,6 +169,8 @@ def transition_issue(site: JiraSite, actor: SandboxUser, key: str, body: dict[st
         )
         if transition is None:
             raise JiraError(400, [f"Transition id '{transition_id}' is not valid for this issue."])
+        for entry in properties:
+            issue.properties[entry["key"]] = entry["value"]
         old = issue.status
         issue.status = transition.to_id
         history = site.add_history(issue, actor.account_id, [status_item(site, old, issue.status)])
@@ -215,14 +226,19 @@ def edit_comment(
     return comment
 
 
-def set_property(site: JiraSite, key: str, property_key: str, value: Any) -> bool:
-    """Store an issue property; return True when it was created, False when updated."""
-    if not property_key or len(property_key) > MAX_PROPERTY_KEY_CHARS:
+def _check_property(property_key: Any, value: Any) -> None:
+    """Raise Jira's 400 for a property key or value Jira would not store."""
+    if not isinstance(property_key, str) or not 0 < len(property_key) <= MAX_PROPERTY_KEY_CHARS:
         raise JiraError(400, ["The property key must be between 1 and 255 characters."])
     if len(json.dumps(value, separators=(",", ":"))) > MAX_PROPERTY_CHARS:
         raise JiraError(
             400, [f"The property value is too long. The maximum length is {MAX_PROPERTY_CHARS}."]
         )
+
+
+def set_property(site: JiraSite, key: str, property_key: str, value: Any) -> bool:
+    """Store an issue property; return True when it was created, False when updated."""
+    _check_property(property_key, value)
     with site.lock:
         issue = site.issue(key)
         created = property_key not in issue.properties

@@ -15,6 +15,7 @@ from sandbox.jira_state import (
     JiraSite,
     SandboxUser,
     Status,
+    Transition,
     format_time,
 )
 
@@ -203,6 +204,21 @@ def select_fields(site: JiraSite, spec: list[str] | None, default: str) -> list[
     return [n for n in chosen if n not in excluded]
 
 
+def transition_json(site: JiraSite, transition: Transition, base: str) -> dict[str, Any]:
+    """Return a transition as GET transitions (and expand=transitions on an issue) lists it."""
+    return {
+        "id": transition.id,
+        "name": transition.name,
+        "to": status_json(site.statuses[transition.to_id], base),
+        "hasScreen": False,
+        "isGlobal": transition.from_ids is None,
+        "isInitial": False,
+        "isAvailable": True,
+        "isConditional": False,
+        "isLooped": False,
+    }
+
+
 def history_json(site: JiraSite, history: History, base: str) -> dict[str, Any]:
     """Return a changelog history as REST v3 shows it under expand=changelog."""
     return {
@@ -238,8 +254,13 @@ def issue_json(
     wanted: list[str] | None,
     expand: set[str] = frozenset(),
     properties: list[str] = (),
+    changelog_limit: int | None = None,
 ) -> dict[str, Any]:
-    """Return an issue as GET /rest/api/3/issue/{key} does."""
+    """Return an issue as GET /rest/api/3/issue/{key} does.
+
+    With ``changelog_limit`` the changelog holds only that many of the most recent histories
+    (still oldest first), and its ``total`` tells how many there are: a search's expand.
+    """
     body: dict[str, Any] = {
         "expand": ISSUE_EXPANDS,
         "id": issue.id,
@@ -248,13 +269,17 @@ def issue_json(
         "fields": issue_fields(site, issue, base, 3, wanted),
     }
     if "changelog" in expand:
-        histories = [history_json(site, h, base) for h in issue.histories]
+        kept = issue.histories if changelog_limit is None else issue.histories[-changelog_limit:]
+        histories = [history_json(site, h, base) for h in kept]
         body["changelog"] = {
             "startAt": 0,
             "maxResults": len(histories),
-            "total": len(histories),
+            "total": len(issue.histories),
             "histories": histories,
         }
+    if "transitions" in expand:
+        body["transitions"] = [transition_json(site, t, base)
+                               for t in site.available_transitions(issue)]
     if "names" in expand:
         body["names"] = {fid: site.fields[fid].name for fid in body["fields"] if fid in site.fields}
     if properties:

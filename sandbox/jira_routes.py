@@ -14,6 +14,7 @@ from sandbox.jira_render import (
     issue_json,
     select_fields,
     status_json,
+    transition_json,
     user_json,
 )
 from sandbox.jira_routing import Answer, Call, route
@@ -23,6 +24,9 @@ from sandbox.jql import JqlError, parse
 logger = logging.getLogger(__name__)
 
 MAX_SEARCH_RESULTS = 100
+# Enhanced search expands at most the 40 most recent histories of each issue's changelog
+# (JRACLOUD-96459); in Jira Cloud GET issue or GET issue/{key}/changelog has the rest.
+SEARCH_CHANGELOG_LIMIT = 40
 
 
 def _group(call: Call) -> Any:
@@ -123,23 +127,10 @@ def get_transitions(call: Call, key: str) -> Answer:
     with call.site.lock:
         issue = call.site.issue(key)
         available = call.site.available_transitions(issue)
-    return 200, {
-        "expand": "transitions",
-        "transitions": [
-            {
-                "id": t.id,
-                "name": t.name,
-                "to": status_json(call.site.statuses[t.to_id], call.base),
-                "hasScreen": False,
-                "isGlobal": t.from_ids is None,
-                "isInitial": False,
-                "isAvailable": True,
-                "isConditional": False,
-                "isLooped": False,
-            }
-            for t in available
-        ],
-    }
+        return 200, {
+            "expand": "transitions",
+            "transitions": [transition_json(call.site, t, call.base) for t in available],
+        }
 
 
 @route("/rest/api/3/issue/<key>/transitions", "POST")
@@ -241,12 +232,13 @@ def search(call: Call) -> Answer:
         page = found[offset:offset + size]
         wanted = select_fields(call.site, request.get("fields"), "id")
         expand = {e.strip() for e in (request.get("expand") or "").split(",") if e.strip()}
-        if wanted == ["id"]:
+        if wanted == ["id"] and not expand:
             issues = [{"id": issue.id} for issue in page]
         else:
             issues = [
                 issue_json(call.site, issue, call.base, wanted=wanted, expand=expand,
-                           properties=request.get("properties") or [])
+                           properties=request.get("properties") or [],
+                           changelog_limit=SEARCH_CHANGELOG_LIMIT)
                 for issue in page
             ]
     body: dict[str, Any] = {"issues": issues, "isLast": offset + size >= len(found)}

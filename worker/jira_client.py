@@ -248,10 +248,14 @@ class JiraClient:
         """Return the transitions available from the issue's current status."""
         return self._json("GET", f"rest/api/3/issue/{_seg(key)}/transitions")["transitions"]
 
-    def transition_issue(self, key: str, transition_id: str) -> None:
-        """Perform a workflow transition on the issue."""
-        self.request("POST", f"rest/api/3/issue/{_seg(key)}/transitions",
-                     json={"transition": {"id": transition_id}})
+    def transition_issue(self, key: str, transition_id: str, *,
+                         properties: Mapping[str, Any] | None = None) -> None:
+        """Perform a workflow transition on the issue, setting issue ``properties`` with it."""
+        body: dict[str, Any] = {"transition": {"id": transition_id}}
+        if properties:
+            body["properties"] = [{"key": k, "value": v} for k, v in properties.items()]
+        self.request("POST", f"rest/api/3/issue/{_seg(key)}/transitions", json=body)
+
 
     def add_comment(self, key: str, body: Mapping[str, Any]) -> dict:
         """Add an ADF comment to the issue and return it."""

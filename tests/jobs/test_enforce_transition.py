@@ -50,15 +50,33 @@ def test_compliant_move_reads_once_and_records_the_decision(jira, runtime):
                      "changelog": int(args["changelog_id"]), "detail": ""}
 
 
-def test_violating_move_costs_five_calls_and_a_repeat_costs_none(jira, runtime):
+def way_back(jira, frm, to):
+    """Return the id of the workflow's transition from status ``frm`` to ``to`` (by name)."""
+    frm_id, to_id = jira.status_id(frm), jira.status_id(to)
+    return next(t.id for t in jira.site.transitions
+                if t.to_id == to_id and t.available_from(frm_id))
+
+
+def test_violating_move_costs_three_calls_and_a_repeat_costs_none(jira, runtime):
     args = move_to_awaiting(jira, INCOMPLETE)
+    key = args["issue_key"]
     jira.reset_recordings()
     assert enforce_transition(**args, runtime=runtime) == {"verdict": "revert",
                                                             "reason": "gate_failed",
                                                             "reverted": True}
-    assert bot_calls(jira) == [("GET", args["issue_key"]), ("GET", "transitions"),
-                               ("POST", "transitions"), ("POST", "comment"),
-                               ("PUT", "changeguard")]
+    assert bot_calls(jira) == [("GET", key), ("POST", "transitions"), ("POST", "comment")]
+    read, revert, _ = jira.requests
+    assert read.query["expand"] == "changelog,transitions"  # the way back comes with the read
+    # The audit record is written by the revert itself.
+    [entry] = jira.property(key, "changeguard")["audit"]
+    assert entry == {"at": "1970-01-01T00:00:00+00:00", "decision": "reverted",
+                     "reason": "gate_failed", "actor": args["actor_account_id"],
+                     "from": "Draft", "to": "Awaiting Approval",
+                     "changelog": int(args["changelog_id"]),
+                     "detail": "Deployment Plan: missing, Rollback Plan: placeholder"}
+    assert revert.json == {"transition": {"id": way_back(jira, "Awaiting Approval", "Draft")},
+                           "properties": [{"key": "changeguard",
+                                           "value": jira.property(key, "changeguard")}]}
     jira.reset_recordings()
     assert enforce_transition(**args, runtime=runtime) == {"verdict": "ignore",
                                                             "reason": "already_handled"}
@@ -74,11 +92,14 @@ def test_a_job_that_failed_halfway_resumes_without_repeating_itself(jira, runtim
         enforce_transition(**args, runtime=runtime)
     assert jira.status_of(args["issue_key"]) == "Draft"  # the revert happened
     assert jira.comments(args["issue_key"]) == []
+    # ... and wrote the record with it, so a job that is never retried still leaves it.
+    assert jira.property(args["issue_key"], "changeguard")["audit"][-1]["decision"] == "reverted"
     jira.reset_recordings()
     # RQ retries the job: it must comment once and not try to revert a second time.
     assert enforce_transition(**args, runtime=runtime)["reverted"] is True
-    assert bot_calls(jira) == [("POST", "comment"), ("PUT", "changeguard")]
+    assert bot_calls(jira) == [("POST", "comment")]
     assert len(jira.comments(args["issue_key"])) == 1
+    assert len(jira.property(args["issue_key"], "changeguard")["audit"]) == 1
 
 
 def test_a_move_that_is_no_longer_current_is_left_alone(jira, runtime):
@@ -144,9 +165,13 @@ def test_a_refused_revert_flags_the_issue_instead(jira, slack, runtime):
     args = move_to_awaiting(jira, INCOMPLETE)
     key = args["issue_key"]
     jira.inject_fault("POST", rf"^/rest/api/3/issue/{key}/transitions$", 400, times=1)
+    jira.reset_recordings()
     assert enforce_transition(**args, runtime=runtime) == {"verdict": "revert",
                                                             "reason": "gate_failed",
                                                             "reverted": False}
+    # The refused revert wrote nothing: the record goes in a write of its own.
+    assert bot_calls(jira) == [("GET", key), ("POST", "transitions"), ("PUT", key),
+                               ("POST", "comment"), ("PUT", "changeguard")]
     assert jira.status_of(key) == "Awaiting Approval"
     assert runtime.policy.violation_label in jira.labels(key)
     [comment] = jira.comments(key)

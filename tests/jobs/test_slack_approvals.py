@@ -18,7 +18,7 @@ from worker.slack_client import SlackClient
 
 from ..e2e.harness import settings_for
 from ..e2e.test_awaiting_approval_e2e import COMPLETE
-from .test_enforce_transition import move_args
+from .test_enforce_transition import bot_calls, move_args
 
 EMERGENCY = {**COMPLETE, "Change Category": "Emergency", "Incident Commander": "erin",
              "Risk Level": "High"}
@@ -121,6 +121,9 @@ def test_hoe_then_named_ic_approve_from_slack_and_changeguard_moves_it(jira, sla
         "verdict": "approved", "moved": True}
     assert jira.status_of(key) == "Approved"
     assert bot_writes(jira) == [("PUT", "changeguard"), ("POST", "transitions")]
+    # One read of the issue brings the way to Approved with it (expand=transitions).
+    assert [call for call in bot_calls(jira) if call[1] in (key, "transitions")] == [
+        ("GET", key), ("POST", "transitions")]
     assert approvals(jira, key) == [(dana, "head_of_engineering"), (erin, "incident_commander")]
     assert jira.property(key, "changeguard")["audit"][-1]["decision"] == "approved"
     [message] = slack.messages
