@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from datetime import datetime
 
 from rules.cab_schedule import CabCalendar, next_meeting
-from rules.change_history import parse_history
+from rules.change_history import changelog_is_complete, parse_history
 from rules.change_request import ChangeRequest, fields_to_fetch, parse_change_request
 from rules.emergency_retrospective import (RetroDeadline, RetroState, entered_implemented,
                                            overdue_alert,
@@ -39,14 +39,19 @@ def scan_retrospectives(now: datetime, *, calendar: CabCalendar, runtime: Runtim
 def implemented_changes(rt: Runtime, *, statuses: tuple[StatusRole, ...] = (StatusRole.IMPLEMENTED,),
                         extra_jql: str = "",
                         page_size: int = 100) -> Iterator[tuple[ChangeRequest, datetime | None]]:
-    """Yield the change requests in ``statuses`` with when each last reached Implemented."""
+    """Yield the change requests in ``statuses`` with when each last reached Implemented.
+
+    The search brings each change's changelog; only a change whose changelog it cut short (Jira
+    expands the latest 40 histories there) is read again on its own.
+    """
     ids = ", ".join(rt.site.status_ids[role] for role in statuses)
     jql = f"{rt.policy.scope_jql} AND status in ({ids}){extra_jql} ORDER BY key"
-    for issue in rt.jira.search_issues(jql, fields=fields_to_fetch(rt.site), page_size=page_size):
+    for issue in rt.jira.search_issues(jql, fields=fields_to_fetch(rt.site),
+                                       expand=("changelog",), page_size=page_size):
         change = parse_change_request(issue, rt.site)
-        # Enhanced search in JiraClient cannot expand the changelog: read it per issue.
-        history = rt.jira.get_issue(change.key, fields=("status",), expand=("changelog",))
-        yield change, entered_implemented(parse_history(history, rt.site), rt.site)
+        if not changelog_is_complete(issue):
+            issue = rt.jira.get_issue(change.key, fields=("status",), expand=("changelog",))
+        yield change, entered_implemented(parse_history(issue, rt.site), rt.site)
 
 
 def maybe_flag_overdue(rt: Runtime, change: ChangeRequest, deadline: RetroDeadline, now: datetime,

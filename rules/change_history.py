@@ -58,6 +58,15 @@ def parse_history(issue: Mapping[str, Any], site: SiteMap) -> tuple[HistoryEntry
     return tuple(sorted(entries, key=lambda entry: entry.id))
 
 
+def changelog_is_complete(issue: Mapping[str, Any]) -> bool:
+    """Tell whether a REST issue's changelog holds every history (a search expands the latest 40)."""
+    changelog = issue.get("changelog")
+    if not isinstance(changelog, Mapping):
+        return False
+    histories, total = changelog.get("histories"), changelog.get("total")
+    return isinstance(histories, list) and isinstance(total, int) and total <= len(histories)
+
+
 def latest_status_move(history: tuple[HistoryEntry, ...]) -> int | None:
     """Return the changelog id of the most recent status move, if the changelog shows one."""
     ids = [entry.id for entry in history if entry.to_status_id is not None]

@@ -11,6 +11,7 @@ from jobs.cab_agenda import AGENDA_PROPERTY, gather_agenda, post_cab_agenda
 from jobs.periodic import cab_calendar, enqueue_tick, periodic_queue_name, tick
 from rules.cab_agenda import agenda_text
 from rules.cab_schedule import next_meeting
+from sandbox.jira_routes import SEARCH_CHANGELOG_LIMIT
 from worker.jira_client import JiraRejected
 
 from ..e2e import harness
@@ -92,6 +93,38 @@ def test_agenda_is_built_from_paged_searches(jira, runtime, calendar):
     paged = [body for body in searches(jira) if body.get("nextPageToken")]
     assert len(paged) >= 2  # seven awaiting approval at three a page: three pages
     assert jira.comments(runtime.policy.cab.epic_key) == []  # gathering changes nothing
+
+
+def bot_reads(jira):
+    """Return changeguard's requests as (method, what): a search's expand, or the issue read."""
+    return [(r.method, (r.json or {}).get("expand") if r.path.endswith("/search/jql")
+             else r.path.rsplit("/", 1)[-1]) for r in jira.requests
+            if r.account_id == jira.bot.account_id]
+
+
+# Awaiting Approval (seven at three a page), Approved and Implementing, then Implemented and
+# Closed since the last meeting with their changelogs.
+SEARCH_PAGES = [("POST", None)] * 4 + [("POST", "changelog")] * 2
+
+
+def test_changelogs_come_with_the_search_pages(jira, runtime, calendar):
+    keys = seed(jira)
+    jira.reset_recordings()
+    agenda = gather_agenda(next_meeting(calendar, NOW), NOW, calendar=calendar, runtime=runtime,
+                           page_size=3)
+    assert agenda.text == expected_agenda(jira, *keys)
+    assert bot_reads(jira) == SEARCH_PAGES  # no read per Implemented or Closed change
+
+
+def test_a_changelog_the_search_cut_short_is_read_once(jira, runtime, calendar):
+    awaiting, emergency, a, b = seed(jira)
+    for n in range(SEARCH_CHANGELOG_LIMIT):  # pushes its move into Implemented out of the 40
+        jira.edit(emergency, "alice", {"Labels": [f"note-{n}"]})
+    jira.reset_recordings()
+    agenda = gather_agenda(next_meeting(calendar, NOW), NOW, calendar=calendar, runtime=runtime,
+                           page_size=3)
+    assert agenda.text == expected_agenda(jira, awaiting, emergency, a, b)
+    assert bot_reads(jira) == SEARCH_PAGES[:5] + [("GET", emergency)] + SEARCH_PAGES[5:]
 
 
 def test_agenda_posts_one_comment_and_a_rebuild_edits_it(jira, runtime, calendar):

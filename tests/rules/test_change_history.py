@@ -3,8 +3,8 @@
 import pytest
 
 from rules.approvals import Approval, ApprovalOutcome, ApprovalRole as R, ApprovalState, ApprovalVerdict as AV, material_values, revision_of
-from rules.change_history import (HistoryEntry, approval_moves_between, edits_after, last_editor,
-                                  latest_status_move, parse_history)
+from rules.change_history import (HistoryEntry, approval_moves_between, changelog_is_complete,
+                                  edits_after, last_editor, latest_status_move, parse_history)
 from rules.material_edit import FieldChange
 from rules.policy import FieldRole as F
 from rules.policy import GroupRole as G
@@ -67,6 +67,19 @@ ENTRIES = (
     HistoryEntry(13, BOT, AT, ID[S.APPROVED], ID[S.AWAITING_APPROVAL]),
     HistoryEntry(14, BOB, AT, ID[S.AWAITING_APPROVAL], ID[S.APPROVED]),
 )
+
+
+@pytest.mark.parametrize(("issue", "complete"), [
+    ({"changelog": {"startAt": 0, "maxResults": 2, "total": 2, "histories": [{}, {}]}}, True),
+    ({"changelog": {"startAt": 0, "maxResults": 0, "total": 0, "histories": []}}, True),
+    ({"changelog": {"startAt": 0, "maxResults": 40, "total": 41, "histories": [{}] * 40}}, False),
+    ({"changelog": {"histories": [{}]}}, False),
+    ({"changelog": {"total": 1}}, False),
+    ({"changelog": []}, False),
+    ({}, False),
+], ids=["all", "none-yet", "truncated", "no-total", "no-histories", "not-a-page", "not-expanded"])
+def test_changelog_is_complete(issue, complete):
+    assert changelog_is_complete(issue) is complete
 
 
 def test_history_queries():
