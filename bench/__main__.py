@@ -55,10 +55,11 @@ NOTES = """
 - The sandbox Jira answers in about a millisecond; Jira Cloud takes tens to hundreds. Latency
   and throughput here are changeguard's own overhead plus a fast Jira: against Jira Cloud,
   add (Jira calls on the path) × (Jira's round trip). That is why the calls per event matter
-  more than the milliseconds. Before a revert come GET issue and GET transitions, then the
-  POST transition: three round trips, which at 100–200 ms each would alone spend 300–600 ms,
-  past the 250 ms p50 target. Dropping GET transitions (see the violating-move row) is
-  therefore a latency fix too.
+  more than the milliseconds. A revert takes two round trips: GET issue (which brings the
+  transitions too, so there is no GET transitions) and the POST transition (which writes the
+  audit record too); at 100–200 ms each that is 200–400 ms, so the 250 ms p50 target holds
+  against Jira Cloud only while Jira answers in about 125 ms. The comment comes after the
+  revert and is not on that path.
 - The load generator is Python (no `wrk` on this machine) in its own process on the same 2
   cores as the server, so the ceiling it measures is partly its own; both sides of the
   webhook ratio share that limit.

@@ -23,20 +23,19 @@ SHAPES = (
 
 MISSED = {
     "compliant": (
-        "by design, not by accident: the one read (issue, fields, our property and the "
-        "changelog in one GET) is the target's 1; the second call is the PUT of the "
+        "by design, not by accident: the one read (issue, fields, our property, the changelog "
+        "and the transitions in one GET) is the target's 1; the second call is the PUT of the "
         "`changeguard` audit property, which issue #3 requires on every decision, allowed ones "
-        "included. Reaching 1: record allowed decisions in Redis (or the structured log) only "
-        "and write them to the issue with the next write that happens anyway, or batch them "
-        "per issue every few minutes; issue #3 would have to accept that lag."),
+        "included. A violating move writes its record with the revert (the POST transition's "
+        "`properties`); an allowed move makes no other write for the record to ride on. "
+        "Reaching 1: record allowed decisions in Redis (or the structured log) only and write "
+        "them to the issue with the next write that happens anyway, or batch them per issue "
+        "every few minutes; issue #3 would have to accept that lag."),
     "violating": (
-        "GET issue, GET transitions, POST transition, POST comment, PUT property. Reaching 4: "
-        "add `transitions` to the one read's `expand` (GET issue already expands the "
-        "changelog; Jira returns the available transitions in the same answer), or cache the "
-        "transition ids per (workflow, status) in Redis; either removes GET transitions. "
-        "Reaching 3: also send the audit record with the revert, in the POST transition "
-        "body's `properties` (IssueUpdateDetails has it in the OpenAPI spec), so the decision "
-        "is written with the move itself."),
+        "GET issue (with the changelog and the transitions expanded), POST transition (with "
+        "the audit record in its `properties`), POST comment: each is needed, so more means a "
+        "regression, e.g. the read lost `expand=transitions` (GET transitions comes back) or "
+        "the revert lost its `properties` (PUT property comes back)."),
 }
 
 
