@@ -60,7 +60,8 @@ def enforce_edit(
             transition_id = (find_transition(rt, issue_key, decision.revert_to_status_id, issue)
                              if decision.verdict is EditVerdict.WITHDRAW_AND_REVERT else None)
             # Moving back writes the record with the move; otherwise it is a write of its own.
-            steps = ([revert_step(transition_id, value), comment] if transition_id is not None
+            steps = ([revert_step(transition_id, decision.revert_to_status_id, value), comment]
+                     if transition_id is not None
                      else [comment, {"kind": "record", "value": value}])
             plan = {"summary": {"verdict": decision.verdict.value}, "steps": steps, "done": []}
         carry_out(rt, issue_key, plan_key, plan, context)

@@ -141,7 +141,7 @@ def _make_plan(rt: Runtime, issue_key: str, issue: dict, move: StatusMove,
     name = {Reason.APPROVAL_RECORDED: "approval recorded",
             Reason.APPROVAL_WITHDRAWN: "approval withdrawn"}.get(decision.reason, "reverted")
     # The record goes with the move back, then the comment: a retried job resumes at the comment.
-    steps = [revert_step(transition_id, record.with_entry(
+    steps = [revert_step(transition_id, decision.revert_to_status_id, record.with_entry(
                  _entry(rt, decision, move, names, timestamp, name, actor), approvals)),
              {"kind": "comment", "body": _comment(rt, move, decision, change, names, True)}]
     # If Jira refuses the revert (a condition, a permission), flag the issue instead.

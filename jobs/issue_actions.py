@@ -53,9 +53,10 @@ def find_transition(rt: Runtime, issue_key: str, to_status_id: str | None,
     return None
 
 
-def revert_step(transition_id: str, record: dict) -> dict:
+def revert_step(transition_id: str, to_status_id: str, record: dict) -> dict:
     """Return the plan step that moves the issue back and writes our record with that move."""
-    return {"kind": "revert", "transition_id": transition_id, "record": record}
+    return {"kind": "revert", "transition_id": transition_id, "to_status_id": to_status_id,
+            "record": record}
 
 
 def load_plan(rt: Runtime, plan_key: str) -> dict | None:
@@ -74,19 +75,40 @@ def carry_out(rt: Runtime, issue_key: str, plan_key: str, plan: dict, context: d
             try:
                 _take(rt, issue_key, step)
             except JiraRejected as exc:
-                if step["kind"] != "revert" or not plan.get("fallback"):
+                if step["kind"] != "revert":
                     raise
-                # Jira refused the way back: switch to the plan's fallback (flag the issue).
-                logger.warning("revert refused", extra={**context, "error": str(exc)})
-                plan["steps"] = plan["steps"][:index] + plan.pop("fallback")
-                plan["summary"]["reverted"] = False
-                rt.redis.set(plan_key, json.dumps(plan), ex=MARKER_TTL_SECONDS)
-                continue
+                if _already_back(rt, issue_key, step):
+                    # A worker died after Jira moved the issue back, before noting it here.
+                    logger.info("revert found done", extra={**context, "error": str(exc)})
+                elif plan.get("fallback"):
+                    # Jira refused the way back: switch to the plan's fallback (flag the issue).
+                    logger.warning("revert refused", extra={**context, "error": str(exc)})
+                    plan["steps"] = plan["steps"][:index] + plan.pop("fallback")
+                    plan["summary"]["reverted"] = False
+                    rt.redis.set(plan_key, json.dumps(plan), ex=MARKER_TTL_SECONDS)
+                    continue
+                else:
+                    raise
             plan["done"].append(index)
             rt.redis.set(plan_key, json.dumps(plan), ex=MARKER_TTL_SECONDS)
             logger.info(_STEP_EVENTS[step["kind"]], extra={**context, "step": step["kind"]})
         index += 1
     rt.redis.delete(plan_key)
+
+
+def _already_back(rt: Runtime, issue_key: str, step: dict[str, Any]) -> bool:
+    """Tell whether the issue already is where the refused revert step would move it.
+
+    If so, our record is made sure of (it rode on the move back, unless someone else moved it).
+    """
+    if "to_status_id" not in step:  # a plan stored by an older version
+        return False
+    issue = rt.jira.get_issue(issue_key, fields=("status",), properties=[PROPERTY_KEY])
+    if ((issue.get("fields") or {}).get("status") or {}).get("id") != step["to_status_id"]:
+        return False
+    if (issue.get("properties") or {}).get(PROPERTY_KEY) != step["record"]:
+        rt.jira.set_issue_property(issue_key, PROPERTY_KEY, step["record"])
+    return True
 
 
 def _take(rt: Runtime, issue_key: str, step: dict[str, Any]) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import requests
 
@@ -102,6 +104,29 @@ def test_a_job_that_failed_halfway_resumes_without_repeating_itself(jira, runtim
     assert len(jira.property(args["issue_key"], "changeguard")["audit"]) == 1
 
 
+def test_a_revert_jira_made_just_before_a_crash_is_not_flagged(jira, slack, runtime):
+    args = move_to_awaiting(jira, INCOMPLETE)
+    key = args["issue_key"]
+    jira.inject_fault("POST", r"/comment$", 500, times=1)
+    with pytest.raises(JiraUnavailable):
+        enforce_transition(**args, runtime=runtime)
+    # As if the worker had died after Jira's answer to the revert, before noting it as done.
+    plan_key = runtime.settings.key("plan", key, args["changelog_id"])
+    plan = json.loads(runtime.redis.get(plan_key))
+    runtime.redis.set(plan_key, json.dumps({**plan, "done": []}))
+    jira.reset_recordings()
+    # The retry finds Jira refusing the way back because the issue is already there: no flag.
+    assert enforce_transition(**args, runtime=runtime) == {"verdict": "revert",
+                                                            "reason": "gate_failed",
+                                                            "reverted": True}
+    assert bot_calls(jira) == [("POST", "transitions"), ("GET", key), ("POST", "comment")]
+    assert jira.status_of(key) == "Draft"
+    assert len(jira.comments(key)) == 1
+    assert runtime.policy.violation_label not in jira.labels(key)
+    assert slack.messages == []
+    assert [e["decision"] for e in jira.property(key, "changeguard")["audit"]] == ["reverted"]
+
+
 def test_a_move_that_is_no_longer_current_is_left_alone(jira, runtime):
     args = move_to_awaiting(jira, INCOMPLETE)
     jira.transition(args["issue_key"], "Draft", as_user="alice")  # alice changed her mind
@@ -169,8 +194,9 @@ def test_a_refused_revert_flags_the_issue_instead(jira, slack, runtime):
     assert enforce_transition(**args, runtime=runtime) == {"verdict": "revert",
                                                             "reason": "gate_failed",
                                                             "reverted": False}
-    # The refused revert wrote nothing: the record goes in a write of its own.
-    assert bot_calls(jira) == [("GET", key), ("POST", "transitions"), ("PUT", key),
+    # The refused revert wrote nothing, and the issue is not already back (the GET after it):
+    # the record goes in a write of its own.
+    assert bot_calls(jira) == [("GET", key), ("POST", "transitions"), ("GET", key), ("PUT", key),
                                ("POST", "comment"), ("PUT", "changeguard")]
     assert jira.status_of(key) == "Awaiting Approval"
     assert runtime.policy.violation_label in jira.labels(key)
