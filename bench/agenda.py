@@ -94,7 +94,7 @@ def run(stack: Stack, sizes: Sizes = Sizes()) -> list[Row]:
     roles = (StatusRole.AWAITING_APPROVAL, StatusRole.APPROVED, StatusRole.IMPLEMENTING,
              StatusRole.IMPLEMENTED, StatusRole.CLOSED)
     ids = ", ".join(rt.site.status_ids[role] for role in roles)
-    jql = f"{rt.policy.scope_jql} AND status in ({ids}) ORDER BY key"
+    jql = rt.policy.scoped_jql(f"status in ({ids})", order_by="key")
     index, started = len(jira.requests), time.monotonic()
     matched = sum(1 for _ in rt.jira.search_issues(jql, fields=fields_to_fetch(rt.site)))
     base_seconds, base_calls = time.monotonic() - started, calls_since(index)

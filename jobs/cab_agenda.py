@@ -31,7 +31,7 @@ def gather_agenda(meeting: Meeting, now: datetime, *, calendar: CabCalendar,
     items: dict[str, AgendaChange] = {}
     for status in ((StatusRole.AWAITING_APPROVAL,), (StatusRole.APPROVED, StatusRole.IMPLEMENTING)):
         ids = ", ".join(rt.site.status_ids[role] for role in status)
-        jql = f"{rt.policy.scope_jql} AND status in ({ids}) ORDER BY key"
+        jql = rt.policy.scoped_jql(f"status in ({ids})", order_by="key")
         for issue in rt.jira.search_issues(jql, fields=fields_to_fetch(rt.site),
                                            page_size=page_size):
             change = parse_change_request(issue, rt.site)

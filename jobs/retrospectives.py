@@ -45,7 +45,7 @@ def implemented_changes(rt: Runtime, *, statuses: tuple[StatusRole, ...] = (Stat
     expands the latest 40 histories there) is read again on its own.
     """
     ids = ", ".join(rt.site.status_ids[role] for role in statuses)
-    jql = f"{rt.policy.scope_jql} AND status in ({ids}){extra_jql} ORDER BY key"
+    jql = rt.policy.scoped_jql(f"status in ({ids}){extra_jql}", order_by="key")
     for issue in rt.jira.search_issues(jql, fields=fields_to_fetch(rt.site),
                                        expand=("changelog",), page_size=page_size):
         change = parse_change_request(issue, rt.site)

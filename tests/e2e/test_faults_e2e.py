@@ -58,7 +58,7 @@ def test_jira_answering_429_and_5xx_in_bursts(jira, web, worker, queue):
     jira.hold_deliveries()  # people's moves first; the faults then hit changeguard alone
     bad, good = burst(jira, 16, seed=7)
     jira.inject_fault("GET", r"^/rest/api/3/issue/CHG-\d+$", 429, times=6, retry_after=1)
-    jira.inject_fault("GET", r"/transitions$", 503, times=3)
+    jira.inject_fault("GET", r"^/rest/api/3/issue/CHG-\d+$", 503, times=3)
     jira.inject_fault("POST", r"/transitions$", 429, times=3, retry_after=1)
     jira.inject_fault("POST", r"/comment$", 503, times=2, retry_after=1)
     jira.inject_fault("PUT", r"/properties/changeguard$", 502, times=2)
@@ -80,8 +80,8 @@ def test_duplicate_and_shuffled_deliveries_at_volume(jira, web, worker, queue, s
     sent = jira.release_deliveries(seed, duplicate=True)  # people's events, shuffled
     assert len(sent) == 2 * 2 * 200  # create + move, each twice
     jira.hold_deliveries()  # changeguard's reverts, held, then sent twice and shuffled as well
-    wait_until(lambda: sum(jira.status_of(key) == "Draft" for key in bad) == len(bad),
-               timeout=240, what="every disallowed move to be reverted")
+    wait_until(lambda: all(jira.status_of(key) == "Draft" and jira.comments(key) for key in bad),
+               timeout=240, what="every disallowed move to be reverted and explained")
     reverts = jira.release_deliveries(seed, duplicate=True)
     assert len(reverts) == 2 * 2 * len(bad)  # the revert and its comment, each twice
     settle(jira, queue, timeout=240)

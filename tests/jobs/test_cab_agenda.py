@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime, timezone
 
 import pytest
@@ -21,7 +22,7 @@ NORMAL = {**{name: value for name, value in harness.NORMAL.items()
              if not name.startswith("Planned")}, "Risk Level": "Medium"}
 EMERGENCY = {**NORMAL, "Change Category": "Emergency", "Change Type": "Database",
              "Incident Commander": "erin"}
-PATH = {"Awaiting Approval": ["Awaiting Approval"],
+PATH = {"Draft": [], "Awaiting Approval": ["Awaiting Approval"],
         "Approved": ["Awaiting Approval", "Approved"],
         "Implementing": ["Awaiting Approval", "Approved", "Implementing"],
         "Implemented": ["Awaiting Approval", "Approved", "Implementing", "Implemented"]}
@@ -93,6 +94,22 @@ def test_agenda_is_built_from_paged_searches(jira, runtime, calendar):
     paged = [body for body in searches(jira) if body.get("nextPageToken")]
     assert len(paged) >= 2  # seven awaiting approval at three a page: three pages
     assert jira.comments(runtime.policy.cab.epic_key) == []  # gathering changes nothing
+
+
+def test_a_scope_with_or_still_finds_only_the_statuses_the_agenda_reads(jira, runtime, calendar):
+    # Unparenthesised, 'CR OR project = OPS AND status in (...)' would match every Draft change.
+    keys = seed(jira)
+    draft = make_change(jira, "Still a draft", NORMAL, "Draft")
+    scoped = dataclasses.replace(runtime, policy=dataclasses.replace(
+        runtime.policy, scope_jql='issuetype = "Change Request" OR project = OPS'))
+    jira.reset_recordings()
+    agenda = gather_agenda(next_meeting(calendar, NOW), NOW, calendar=calendar, runtime=scoped)
+    assert agenda.text == expected_agenda(jira, *keys)
+    found = [issue["key"] for r in jira.requests if r.path == "/rest/api/3/search/jql"
+             for issue in r.response["issues"]]
+    # Only the statuses read: 7 awaiting, 2 approved or implementing, 1 implemented; no draft.
+    assert draft not in found
+    assert len(found) == len(set(found)) == 10
 
 
 def bot_reads(jira):
