@@ -16,7 +16,7 @@ import requests
 from rq import Queue
 
 from sandbox.jira_server import SandboxJira
-from tests.e2e.harness import WorkerProcess, env_for, settings_for, wait_until
+from tests.e2e.harness import WorkerProcess, env_for, settings_for, stop_process, wait_until
 from worker.embedded_redis import EmbeddedRedis
 from worker.runtime import connect_redis
 from worker.settings import Settings
@@ -63,12 +63,7 @@ class Gunicorn:
         return True
 
     def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(5)
+        stop_process(self.process)
         self._log.close()
 
 

@@ -38,33 +38,23 @@ def enforce_change(event: JiraEvent, context: Context) -> tuple[JobRequest, ...]
     if event.issue_key is None or event.changelog_id is None:
         return ()
     jobs = []
+    # What every enforcement job is told about the event; it re-reads the issue for the rest.
+    common = {"issue_key": event.issue_key, "event_id": context.event_id,
+              "timestamp": event.timestamp, "changelog_id": event.changelog_id,
+              "actor_account_id": event.actor_account_id}
     change = event.status_change
     if change is not None:
         jobs.append(JobRequest(
             func=ENFORCE_TRANSITION,
             job_id=transition_job_id(context.namespace, event.issue_key, event.changelog_id),
-            kwargs={
-                "issue_key": event.issue_key,
-                "event_id": context.event_id,
-                "timestamp": event.timestamp,
-                "changelog_id": event.changelog_id,
-                "from_status_id": change.from_id,
-                "to_status_id": change.to_id,
-                "actor_account_id": event.actor_account_id,
-            },
+            kwargs={**common, "from_status_id": change.from_id, "to_status_id": change.to_id},
         ))
     material = {context.policy.field_name(role) for role in MATERIAL_FIELDS}
     if event.webhook_event == "jira:issue_updated" and material & set(event.changed_field_names):
         jobs.append(JobRequest(
             func=ENFORCE_EDIT,
             job_id=edit_job_id(context.namespace, event.issue_key, event.changelog_id),
-            kwargs={
-                "issue_key": event.issue_key,
-                "event_id": context.event_id,
-                "timestamp": event.timestamp,
-                "changelog_id": event.changelog_id,
-                "actor_account_id": event.actor_account_id,
-            },
+            kwargs=common,
         ))
     if (event.webhook_event == "jira:issue_updated"
             and context.policy.field_name(FieldRole.OUTCOME) in event.changed_field_names):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -20,15 +19,6 @@ from worker.settings import Settings
 TOKEN = "cal-3f9a1c0b7e2d4a6f"
 SEARCH = "/rest/api/3/search/jql"
 DAY = datetime(2026, 12, 1, 10, tzinfo=timezone.utc)
-
-
-@pytest.fixture
-def jira() -> Iterator[SandboxJira]:
-    """A sandbox Jira Cloud; every request the feed sends must match Atlassian's spec."""
-    sandbox = SandboxJira().start()
-    yield sandbox
-    sandbox.stop()
-    assert sandbox.spec_violations == []
 
 
 def settings_for(jira: SandboxJira, redis_url: str, namespace: str, token: str | None) -> Settings:
