@@ -17,7 +17,7 @@ from rq import Queue
 
 from sandbox.jira_server import SandboxJira
 from tests.e2e.harness import WorkerProcess, env_for, settings_for, stop_process, wait_until
-from worker.embedded_redis import EmbeddedRedis
+from sandbox.embedded_redis import EmbeddedRedis
 from worker.runtime import connect_redis
 from worker.settings import Settings
 

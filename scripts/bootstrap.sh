@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Create .venv (once) with Python 3.11+ and install changeguard with its test tools into it.
+# Create .venv (once) with Python 3.11+ and install changeguard into it from the lock file:
+# the exact, hash-checked versions of requirements-dev.lock (the product, the demo's parts and
+# the test tools), then changeguard itself in editable mode.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python=${PYTHON:-python3}
@@ -10,5 +12,7 @@ fi
 if [ ! -x .venv/bin/python ]; then
   "$python" -m venv .venv
 fi
-.venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-.venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
+pip=(.venv/bin/python -m pip --quiet --disable-pip-version-check)
+"${pip[@]}" install --upgrade pip
+"${pip[@]}" install --require-hashes --requirement requirements-dev.lock
+"${pip[@]}" install --no-deps --editable '.[dev]'

@@ -11,7 +11,7 @@ import redis
 
 from sandbox.jira_server import SandboxJira
 from sandbox.slack_server import SandboxSlack
-from worker.embedded_redis import EmbeddedRedis
+from sandbox.embedded_redis import EmbeddedRedis
 
 
 @pytest.fixture(scope="session")

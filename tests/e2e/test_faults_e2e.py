@@ -15,7 +15,7 @@ from collections import Counter
 import pytest
 from rq import Queue
 
-from worker.embedded_redis import EmbeddedRedis
+from sandbox.embedded_redis import EmbeddedRedis
 from worker.runtime import connect_redis
 
 from .harness import NORMAL, WebServer, WorkerProcess, settings_for, settle, wait_until

@@ -14,7 +14,7 @@ from webhooks.app import create_app
 from webhooks.router import JobRequest, Router
 from webhooks.routes import ENFORCE_TRANSITION
 from webhooks.signature import sign
-from worker.embedded_redis import EmbeddedRedis
+from sandbox.embedded_redis import EmbeddedRedis
 from worker.settings import Settings, SettingsError
 
 SECRET = "s3cret-for-tests"

@@ -1,10 +1,9 @@
-# Belongs in tests/worker/ (mirrors worker/embedded_redis.py); kept here by ownership of this change.
 import contextlib
 
 import pytest
 import redis
 
-from worker.embedded_redis import EmbeddedRedis, EmbeddedRedisError, redis_url_or_embedded
+from sandbox.embedded_redis import EmbeddedRedis, EmbeddedRedisError, redis_url_or_embedded
 
 
 def ping(url):

@@ -17,7 +17,7 @@ from rq.job import Job
 from rq.registry import FinishedJobRegistry
 
 from .embedded_redis import EmbeddedRedis
-from .runtime import connect_redis
+from worker.runtime import connect_redis
 
 ROOT = Path(__file__).resolve().parents[1]
 STATE_DIR = ROOT / ".changeguard"
