@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import timedelta
 from http import HTTPStatus
-from typing import Any, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Request, Response
@@ -20,7 +20,9 @@ from werkzeug.wrappers import Request, Response
 from sandbox import jira_routes, jira_workflows, webhook_admin  # noqa: F401 - routes
 from sandbox.jira_routing import ROUTES, URL_MAP, Call
 from sandbox.jira_state import JiraError, JiraSite, SandboxUser, format_time, utc_now
-from sandbox.spec_check import SpecChecker, SpecRequest, SpecResponse, is_checked
+
+if TYPE_CHECKING:  # openapi-core, under spec_check, is only needed when checks are on
+    from sandbox.spec_check import SpecChecker, SpecRequest
 
 logger = logging.getLogger(__name__)
 
@@ -94,19 +96,12 @@ class SandboxApp:
     def _serve(self, request: Request) -> Response:
         raw = request.get_data()
         user = self._authenticate(request)
-        spec_request = SpecRequest(
-            method=request.method,
-            path=request.path,
-            query=request.args.to_dict(flat=False),
-            headers=dict(request.headers),
-            body=raw or None,
-            content_type=request.content_type or "application/octet-stream",
-        )
+        spec_request = self.checker.request_of(request) if self.checker is not None else None
         try:
             body: Any = json.loads(raw) if raw else None
         except ValueError:
             body = _NOT_JSON
-        checked = self.checker is not None and is_checked(request.path)
+        checked = spec_request is not None
         fault = self._take_fault(request.method, request.path)
         if fault is not None:
             status, answer, headers = self._fault_answer(fault)
@@ -118,10 +113,7 @@ class SandboxApp:
             headers, checked = {}, checked and routed
         response = self._respond(status, answer, headers)
         if checked:
-            problems = self.checker.check_response(spec_request, SpecResponse(
-                response.status_code, response.get_data() or None,
-                response.content_type or "", dict(response.headers)))
-            self._violations(problems)
+            self._violations(self.checker.check_served(spec_request, response))
         with self._lock:
             self.requests.append(RecordedRequest(
                 method=request.method,
@@ -136,7 +128,7 @@ class SandboxApp:
         return response
 
     def _dispatch(self, request: Request, body: Any, user: SandboxUser,
-                  spec_request: SpecRequest, checked: bool) -> tuple[int, Any, bool]:
+                  spec_request: SpecRequest | None, checked: bool) -> tuple[int, Any, bool]:
         """Route the request; return status, answer and whether a route matched."""
         if body is _NOT_JSON:
             error = JiraError(400, ["Unexpected character in the request body: not valid JSON."])

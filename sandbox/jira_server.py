@@ -8,7 +8,7 @@ import logging
 import threading
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import requests
 
@@ -17,9 +17,11 @@ from sandbox.jira_app import RecordedRequest, SandboxApp
 from sandbox.jira_seed import BOT_NAME, build_site
 from sandbox.jira_state import SandboxUser, SiteEvent, format_time
 from sandbox.serving import ServingThread
-from sandbox.spec_check import SpecChecker
 from sandbox.webhook_payloads import build_payload
 from sandbox.webhook_sender import DEFAULT_RETRY_DELAYS, RecordedDelivery, WebhookSender
+
+if TYPE_CHECKING:
+    from sandbox.spec_check import SpecChecker
 
 __all__ = ["SandboxJira", "SandboxUser", "SandboxRequestError", "RecordedRequest",
            "RecordedDelivery"]
@@ -27,6 +29,13 @@ __all__ = ["SandboxJira", "SandboxUser", "SandboxRequestError", "RecordedRequest
 logger = logging.getLogger(__name__)
 
 HTTP_TIMEOUT = 10.0
+
+
+def _spec_checker() -> SpecChecker:
+    """Build the OpenAPI checker; only then is openapi-core (a dev dependency) imported."""
+    from sandbox.spec_check import SpecChecker
+
+    return SpecChecker()
 
 
 class SandboxRequestError(RuntimeError):
@@ -54,7 +63,7 @@ class SandboxJira:
         self.site = build_site(policy_path)
         self.site.listeners.append(self._on_event)
         self._sender = WebhookSender(retry_delays)
-        self._app = SandboxApp(self.site, SpecChecker() if spec_check else None, self._register)
+        self._app = SandboxApp(self.site, _spec_checker() if spec_check else None, self._register)
         self._serving: ServingThread | None = None
 
     # Lifecycle

@@ -1,4 +1,4 @@
-"""Check the sandbox's REST traffic against Atlassian's published Jira Cloud OpenAPI spec."""
+"""Check the sandbox's REST traffic against the carried subset of Jira's OpenAPI spec."""
 
 from __future__ import annotations
 
@@ -15,13 +15,13 @@ from openapi_core import Config, OpenAPI
 from openapi_core.datatypes import RequestParameters
 from openapi_core.validation.request.validators import V30RequestValidator
 from werkzeug.datastructures import Headers, ImmutableMultiDict
+from werkzeug.wrappers import Request, Response
+
+from sandbox.spec_subset import REST_V3_PREFIX, SUBSET_PATH
 
 logger = logging.getLogger(__name__)
 
-SHARED_JIRA_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "jira"
-SPEC_PATH = SHARED_JIRA_DIR / "jira-platform-openapi-v3.json"
 SPEC_HOST = "https://your-domain.atlassian.net"
-CHECKED_PREFIX = "/rest/api/3/"
 
 # Jira's timestamps ("2026-01-05T10:00:00.000+0000") are what the real API sends in fields the
 # spec declares as RFC 3339 `date-time`; accept both so we check shapes, not Atlassian's typo.
@@ -31,7 +31,7 @@ _JIRA_DATE_TIME = re.compile(
 
 
 class SpecUnavailable(RuntimeError):
-    """The shared OpenAPI spec file could not be found."""
+    """The carried OpenAPI spec subset could not be found."""
 
 
 def _is_jira_date_time(value: object) -> bool:
@@ -63,12 +63,12 @@ class _RequestValidator(V30RequestValidator):
 
 
 @functools.cache
-def load_openapi(spec_path: Path = SPEC_PATH) -> OpenAPI:
+def load_openapi(spec_path: Path = SUBSET_PATH) -> OpenAPI:
     """Load and cache the OpenAPI spec (once per process)."""
     if not spec_path.is_file():
         raise SpecUnavailable(
             f"Jira OpenAPI spec not found at {spec_path}; "
-            "put the shared/ folder beside the repository or use spec_check=False"
+            "run scripts/make_jira_spec_subset.py or use spec_check=False"
         )
     with spec_path.open(encoding="utf-8") as handle:
         spec = _patch_known_defects(json.load(handle))
@@ -111,11 +111,6 @@ class SpecResponse:
     headers: Mapping[str, str]
 
 
-def is_checked(path: str) -> bool:
-    """Tell whether a path belongs to the REST v3 API the spec describes."""
-    return path.startswith(CHECKED_PREFIX)
-
-
 def _describe(error: Exception) -> str:
     detail = str(error)
     cause = error.__cause__
@@ -128,8 +123,21 @@ def _describe(error: Exception) -> str:
 class SpecChecker:
     """Validate requests and responses; return human-readable violations."""
 
-    def __init__(self, spec_path: Path = SPEC_PATH) -> None:
+    def __init__(self, spec_path: Path = SUBSET_PATH) -> None:
         self.openapi = load_openapi(spec_path)
+
+    def request_of(self, request: Request) -> SpecRequest | None:
+        """Return a served request as the spec sees it, or None outside the REST v3 API."""
+        if not request.path.startswith(REST_V3_PREFIX):
+            return None
+        return SpecRequest(
+            method=request.method,
+            path=request.path,
+            query=request.args.to_dict(flat=False),
+            headers=dict(request.headers),
+            body=request.get_data() or None,
+            content_type=request.content_type or "application/octet-stream",
+        )
 
     def check_request(self, request: SpecRequest) -> list[str]:
         """Return the ways a request breaks the spec (empty when it conforms)."""
@@ -144,3 +152,9 @@ class SpecChecker:
             f"{_describe(e)}"
             for e in errors
         ]
+
+    def check_served(self, request: SpecRequest, response: Response) -> list[str]:
+        """Return the ways the response the sandbox served breaks the spec."""
+        return self.check_response(request, SpecResponse(
+            response.status_code, response.get_data() or None,
+            response.content_type or "", dict(response.headers)))

@@ -2,11 +2,32 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 import requests
 
 from sandbox.jira_server import SandboxJira
 from sandbox.spec_check import SpecChecker, SpecRequest, SpecResponse, SpecUnavailable
+
+ROOT = Path(__file__).resolve().parents[2]
+# Runs the sandbox as where openapi-core is not installed (None in sys.modules blocks an import).
+WITHOUT_OPENAPI_CORE = """
+import sys
+sys.modules["openapi_core"] = None
+import requests
+from sandbox.jira_server import SandboxJira
+try:
+    with SandboxJira(spec_check={spec_check}) as jira:
+        person = jira.users["alice"]
+        answer = requests.get(f"{{jira.base_url}}/rest/api/3/myself",
+                              auth=(person.email, person.api_token), timeout=10)
+        print(answer.status_code, "sandbox.spec_check" in sys.modules)
+except ImportError as exc:
+    print("ImportError", exc.name)
+"""
 
 
 @pytest.mark.parametrize(
@@ -70,5 +91,20 @@ def test_spec_check_can_be_turned_off():
 
 
 def test_missing_spec_is_a_clear_error(tmp_path):
-    with pytest.raises(SpecUnavailable, match="Jira OpenAPI spec not found"):
+    with pytest.raises(SpecUnavailable) as raised:
         SpecChecker(tmp_path / "missing.json")
+    assert str(raised.value) == (
+        f"Jira OpenAPI spec not found at {tmp_path / 'missing.json'}; "
+        "run scripts/make_jira_spec_subset.py or use spec_check=False")
+
+
+@pytest.mark.parametrize(
+    ("spec_check", "output"),
+    [(False, "200 False\n"), (True, "ImportError openapi_core\n")],
+    ids=["unchecked-runs", "checked-needs-openapi-core"],
+)
+def test_only_the_spec_check_needs_openapi_core(spec_check, output):
+    script = WITHOUT_OPENAPI_CORE.format(spec_check=spec_check)
+    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True,
+                          text=True, timeout=60)
+    assert (done.stdout, done.returncode) == (output, 0)
