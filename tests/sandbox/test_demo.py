@@ -4,25 +4,41 @@ import os
 import re
 import signal
 import subprocess
+import threading
+import socket
 import sys
 from pathlib import Path
 
+import pytest
+
+from sandbox.demo import _wait_for_health
+
 ROOT = Path(__file__).resolve().parents[2]
+# The demo's own waits are generous for a slow machine (sandbox/demo.py); this only stops a hang.
+DEMO_DEADLINE_SECONDS = 540
 
 
-def test_demo_walkthrough_shows_the_blocked_and_the_accepted_move():
-    env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}  # embedded Redis
+def run_demo(env: dict[str, str]) -> tuple[int, str, str]:
+    """Run `changeguard demo --once` from the repository; return its exit code, stdout, stderr."""
     # Its own process group: if it hangs, kill it with everything it started (gunicorn, the
     # worker, Redis), which its own clean-up could not do after a SIGKILL.
     demo = subprocess.Popen([sys.executable, "-m", "worker", "demo", "--once"], cwd=ROOT,
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             start_new_session=True)
     try:
-        stdout, stderr = demo.communicate(timeout=90)
+        stdout, stderr = demo.communicate(timeout=DEMO_DEADLINE_SECONDS)
     except subprocess.TimeoutExpired:
         os.killpg(demo.pid, signal.SIGKILL)
         stdout, stderr = demo.communicate()
-    assert demo.returncode == 0, stdout + stderr
+    return demo.returncode, stdout, stderr
+
+
+@pytest.mark.timeout(DEMO_DEADLINE_SECONDS + 60)
+def test_demo_walkthrough_shows_the_blocked_and_the_accepted_move():
+    env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}  # embedded Redis
+    returncode, stdout, stderr = run_demo(env)
+    assert returncode == 0, stdout + stderr
+    assert stderr == ""
     lines = [line.strip() for line in stdout.splitlines()]
     assert "(embedded)" in stdout
     assert "| Moved back to Draft: 2 things missing" in lines
@@ -38,3 +54,53 @@ def test_demo_walkthrough_shows_the_blocked_and_the_accepted_move():
     assert any(line.startswith("| CAB agenda for ") for line in lines)
     # The workers' own ticker may have posted it already (within 24 h of a meeting).
     assert any(re.fullmatch(r"\| (posted|updated) comment \d+ on CHG-1", line) for line in lines)
+
+
+def test_demo_failure_is_one_line_naming_what_failed():
+    with socket.socket() as sock:  # a port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {**os.environ, "REDIS_URL": f"redis://127.0.0.1:{port}/0"}
+    returncode, stdout, stderr = run_demo(env)
+    assert (returncode, stdout) == (1, "")
+    assert stderr.startswith("changeguard demo: Redis at REDIS_URL does not answer (")
+    assert stderr.endswith("; unset REDIS_URL to use an embedded one\n")
+    assert stderr.count("\n") == 1
+
+
+class SlowToBoot:
+    """A TCP server that accepts at once but answers /healthz only from its third request on:
+    the first stays silent (a read timeout), the second is cut off (a connection error)."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(8)
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+        self.requests = 0
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        held = []
+        while self.requests < 3:
+            conn, _ = self.sock.accept()
+            conn.recv(65536)
+            self.requests += 1
+            if self.requests == 1:
+                held.append(conn)  # never answered
+            elif self.requests == 2:
+                conn.close()
+            else:
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}")
+                conn.close()
+        for conn in held:
+            conn.close()
+        self.sock.close()
+
+
+def test_demo_waits_through_read_timeouts_and_dropped_connections():
+    server = SlowToBoot()
+    _wait_for_health(server.url, [], attempt_seconds=0.3)
+    server.thread.join(timeout=5)
+    assert server.requests == 3
