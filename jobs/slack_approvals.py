@@ -150,7 +150,7 @@ def _account_for(rt: Runtime, people: "_People", slack_user_id: str,
     if cached is not None:
         return cached.decode()
     if not isinstance(rt.slack, SlackClient):
-        return None  # the console stand-in has no workspace to look people up in
+        return None  # a stand-in for Slack has no workspace to look people up in
     # Jira cannot be searched by email with our client, so compare the people who could be
     # concerned: the named IC, the reporter (to say why not), and the approver groups.
     for account in _candidates(rt, change):

@@ -32,9 +32,11 @@ def create_app(
     if settings is None:
         settings = Settings.from_env()
         configure_logging(settings.log_level, settings.log_format)
-    policy = load_policy(settings.policy_path)
+    settings.require_webhook_secret()
     if not settings.jira_webhook_secret:
-        logger.warning("JIRA_WEBHOOK_SECRET unset: accepting unsigned webhooks")
+        logger.warning("JIRA_WEBHOOK_SECRET unset: accepting unsigned webhooks, as "
+                       "CHANGEGUARD_ALLOW_UNSIGNED_WEBHOOKS allows")
+    policy = load_policy(settings.policy_path)
     if redis_client is None:
         if not settings.redis_url:
             # Each gunicorn worker would embed a Redis of its own that no RQ worker reads.

@@ -17,6 +17,9 @@ from .site_resolver import SiteMismatch
 from .webhook_setup import WebhookSetupError
 
 OPERATOR_COMMANDS = frozenset({"doctor", "setup-webhook", "check", "agenda"})
+# gunicorn's default access line holds the query string, and /calendar.ics?token=… is a secret
+# link: should the access log be switched on, it shows the path only (%(U)s, not %(r)s).
+ACCESS_LOG_FORMAT = '%(h)s %(l)s %(u)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s "%(a)s"'
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -70,9 +73,13 @@ def main(argv: list[str] | None = None) -> int:
             return _check(settings, args.key)
         if args.command == "agenda":
             return _agenda(settings, dry_run=args.dry_run)
-        root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-        os.execvp(sys.executable, [sys.executable, "-m", "gunicorn", "--chdir", root, "--bind", args.bind,
-                                   "--workers", str(args.workers), "wsgi:app"])
+        # Refuse here, in one line, rather than in a traceback from each gunicorn worker.
+        settings.require_webhook_secret()
+        # The installed package, not wsgi.py: `pip install .` does not install the repo's root.
+        os.execvp(sys.executable, [sys.executable, "-m", "gunicorn", "--bind", args.bind,
+                                   "--workers", str(args.workers),
+                                   "--access-logformat", ACCESS_LOG_FORMAT,
+                                   "webhooks.app:create_app()"])
     except JiraAuthError as exc:
         print(f"changeguard: Jira refused JIRA_EMAIL/JIRA_API_TOKEN ({exc})", file=sys.stderr)
         return 2

@@ -6,7 +6,6 @@ import dataclasses
 import logging
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar
-from urllib.parse import urlsplit, urlunsplit
 
 import redis
 
@@ -14,7 +13,7 @@ from rules.policy import FieldRole, GroupRole, Policy, StatusRole
 
 from .jira_client import JiraAuthError, JiraClient, JiraError, JiraNotFound, JiraUnavailable
 from .policy_file import load_policy
-from .settings import Settings
+from .settings import Settings, redact_url
 from .slack_client import SlackClient, SlackError
 
 logger = logging.getLogger(__name__)
@@ -43,7 +42,6 @@ GROUP_MEMBERS: dict[GroupRole, str] = {
     GroupRole.HEAD_OF_ENGINEERING: "the Head of Engineering",
     GroupRole.INCIDENT_COMMANDERS: "the incident commanders",
 }
-SLACK_NOT_CONFIGURED = "Slack: not configured; messages go to the log"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -75,6 +73,13 @@ def failed(what: str, fix: str) -> CheckResult:
 def warned(what: str, fix: str) -> CheckResult:
     """Return a check that passes (exit code 0) but is worth fixing before production."""
     return CheckResult(True, what, fix)
+
+
+SLACK_NOT_CONFIGURED = warned(
+    "Slack: SLACK_BOT_TOKEN is not set",
+    "the policy's Slack notices (deployment notices, alerts, Emergency approval requests) are "
+    "not being sent, only logged as warnings; set SLACK_BOT_TOKEN to the Bot User OAuth Token "
+    "(xoxb-…) of changeguard's Slack app")
 
 
 # -- checks: data in, results out ---------------------------------------------------------------
@@ -202,9 +207,9 @@ def check_redis(url: str | None, error: str | None) -> CheckResult:
                       "set REDIS_URL to the Redis the web endpoint and worker share, "
                       "e.g. redis://localhost:6379/0")
     if error is not None:
-        return failed(f"Redis: no answer to PING at {_redact(url)} ({error})",
+        return failed(f"Redis: no answer to PING at {redact_url(url)} ({error})",
                       "start Redis there or correct REDIS_URL")
-    return passed(f"Redis: PING answered at {_redact(url)}")
+    return passed(f"Redis: PING answered at {redact_url(url)}")
 
 
 def check_redis_persistence(config: Mapping[str, str] | None) -> CheckResult:
@@ -227,13 +232,13 @@ def check_redis_persistence(config: Mapping[str, str] | None) -> CheckResult:
 
 
 def check_slack(auth: Mapping[str, Any] | None, error: str | None, api_url: str) -> CheckResult:
-    """Report Slack's auth.test (``auth`` None and no error: no token configured)."""
+    """Report Slack's auth.test (``auth`` None and no error: no token, a warning)."""
     if error is not None:
         return failed(f"Slack: auth.test at {api_url} failed ({error})",
                       "set SLACK_BOT_TOKEN to the Bot User OAuth Token (xoxb-…) of changeguard's "
                       "Slack app, and SLACK_API_URL only for a test double")
     if auth is None:
-        return passed(SLACK_NOT_CONFIGURED)
+        return SLACK_NOT_CONFIGURED
     return passed(f"Slack: signed in as {auth.get('user', '?')} to workspace "
                   f"{auth.get('team', '?')}")
 
@@ -391,11 +396,3 @@ def _options(policy: Policy, role: FieldRole) -> str:
 def _field_kind(schema: Mapping[str, Any]) -> str:
     custom = schema.get("custom")
     return custom.rsplit(":", 1)[-1] if custom else str(schema.get("type", "unknown"))
-
-
-def _redact(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-    return urlunsplit(parts._replace(netloc=netloc))

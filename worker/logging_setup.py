@@ -52,4 +52,7 @@ def configure_logging(level: str = "INFO", fmt: str = "text") -> None:
         "formatters": {"main": formatter},
         "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "main"}},
         "root": {"level": level, "handlers": ["stderr"]},
+        # Its DEBUG lines are curl commands holding each request body: registering the webhook
+        # would put JIRA_WEBHOOK_SECRET in the log.
+        "loggers": {"atlassian": {"level": "INFO"}},
     })

@@ -32,7 +32,7 @@ class Runtime:
     site: SiteMap
     jira: JiraClient
     redis: redis.Redis
-    slack: Any = None  # SlackClient, or ConsoleSlack when no bot token is configured
+    slack: Any = None  # SlackClient, or UnsentSlack (warns of each message) without a token
 
 
 _current: Runtime | None = None

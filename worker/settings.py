@@ -7,20 +7,26 @@ import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 DEFAULT_POLICY_PATH = Path(__file__).with_name("default_policy.toml")
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 DEFAULT_MAX_WEBHOOK_BYTES = 1_000_000
 DEFAULT_SWEEP_MINUTES = 5
 MAX_SWEEP_MINUTES = 24 * 60
+# Shown as "<set>" (or None) by repr(Settings): never the value.
+SECRET_FIELDS = frozenset({"jira_api_token", "jira_webhook_secret", "slack_bot_token",
+                           "slack_signing_secret", "calendar_token"})
+URL_FIELDS = frozenset({"jira_base_url", "redis_url", "slack_api_url"})
+TRUE_WORDS = frozenset({"true", "1", "yes"})
+FALSE_WORDS = frozenset({"false", "0", "no"})
 
 
 class SettingsError(ValueError):
     """A required environment variable is missing or has a bad value."""
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, repr=False)
 class Settings:
     """Everything changeguard reads from its environment, validated once."""
 
@@ -40,6 +46,29 @@ class Settings:
     log_level: str = "INFO"
     log_format: str = "text"
     sweep_minutes: int = DEFAULT_SWEEP_MINUTES
+    allow_unsigned_webhooks: bool = False
+
+    def __repr__(self) -> str:
+        """Show every setting, secrets only as ``<set>`` and URLs with any password masked."""
+        shown = []
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name)
+            if value and field.name in SECRET_FIELDS:
+                shown.append(f"{field.name}=<set>")
+            elif value and field.name in URL_FIELDS:
+                shown.append(f"{field.name}={redact_url(value)!r}")
+            else:
+                shown.append(f"{field.name}={value!r}")
+        return f"{type(self).__name__}({', '.join(shown)})"
+
+    def require_webhook_secret(self) -> None:
+        """Refuse to serve webhooks without JIRA_WEBHOOK_SECRET, unless unsigned ones are allowed."""
+        if not self.jira_webhook_secret and not self.allow_unsigned_webhooks:
+            raise SettingsError(
+                "JIRA_WEBHOOK_SECRET is not set: set it to the secret of Jira's webhook "
+                "(`changeguard setup-webhook URL` registers the webhook with it), or set "
+                "CHANGEGUARD_ALLOW_UNSIGNED_WEBHOOKS=true to accept unsigned webhooks from "
+                "anyone who knows the URL")
 
     @property
     def queue_name(self) -> str:
@@ -74,7 +103,7 @@ class Settings:
         redis_url = optional("REDIS_URL")
         if redis_url and urlsplit(redis_url).scheme not in {"redis", "rediss", "unix"}:
             raise SettingsError(
-                f"REDIS_URL={redis_url!r} is not a Redis URL: use redis://host:port/db, "
+                f"REDIS_URL={redact_url(redis_url)!r} is not a Redis URL: use redis://host:port/db, "
                 "rediss://… or unix:///path/to/redis.sock"
             )
         policy = optional("CHANGEGUARD_POLICY")
@@ -128,13 +157,40 @@ class Settings:
             log_level=log_level,
             log_format=log_format,
             sweep_minutes=sweep_minutes,
+            allow_unsigned_webhooks=_flag(env, "CHANGEGUARD_ALLOW_UNSIGNED_WEBHOOKS"),
         )
+
+
+def redact_url(url: str) -> str:
+    """Return ``url`` with its password (in the user info or a password= parameter) masked."""
+    parts = urlsplit(url)
+    netloc = parts.netloc
+    if parts.password is not None:
+        user_info, _, host = netloc.rpartition("@")
+        netloc = f"{user_info.split(':', 1)[0]}:***@{host}"
+    query = re.sub(r"(?i)(^|&)(password=)[^&]*", r"\1\2***", parts.query)
+    if (netloc, query) == (parts.netloc, parts.query):
+        return url
+    return urlunsplit(parts._replace(netloc=netloc, query=query))
+
+
+def _flag(env: Mapping[str, str], name: str) -> bool:
+    value = env.get(name, "").strip()
+    if value.lower() in TRUE_WORDS:
+        return True
+    if not value or value.lower() in FALSE_WORDS:
+        return False
+    raise SettingsError(f"{name}={value!r}: use true or false (or 1/0, yes/no)")
 
 
 def _require_http_url(name: str, value: str) -> None:
     parts = urlsplit(value)
     if parts.scheme not in {"http", "https"} or not parts.netloc:
-        raise SettingsError(f"{name}={value!r} is not an http(s) URL")
+        raise SettingsError(f"{name}={redact_url(value)!r} is not an http(s) URL")
+    if parts.username is not None:
+        # It would be shown in every link to an issue, log line and error that names the URL.
+        raise SettingsError(f"{name}={redact_url(value)!r} carries a user name or password: "
+                            "give the URL alone (credentials have variables of their own)")
 
 
 _HELP = {

@@ -6,11 +6,10 @@ import http.client
 import itertools
 import logging
 import random
-import sys
 import threading
 import time
 from collections.abc import Callable, Mapping
-from typing import IO, Any
+from typing import Any
 from urllib.error import URLError
 
 from slack_sdk import WebClient
@@ -20,6 +19,7 @@ from .settings import DEFAULT_SLACK_API_URL, Settings
 
 logger = logging.getLogger(__name__)
 
+NOT_SENT = "policy's Slack notice not sent: SLACK_BOT_TOKEN is unset"
 # Methods that change nothing, or set the same end state when sent twice.
 _IDEMPOTENT = frozenset({"auth.test", "chat.update", "users.lookupByEmail"})
 
@@ -154,50 +154,42 @@ class SlackClient:
         return self.call("auth.test")
 
 
-class ConsoleSlack:
-    """Stands in for Slack when no SLACK_BOT_TOKEN is set: messages go to the log and stdout."""
+class UnsentSlack:
+    """Stands in for Slack when SLACK_BOT_TOKEN is unset: each message is a warning, not sent."""
 
-    def __init__(self, stream: IO[str] | None = None):
-        self._stream = stream
+    def __init__(self) -> None:
         self._numbers = itertools.count(1)
         self._lock = threading.Lock()
 
-    def _show(self, event: str, channel: str, text: str, line: str, **extra: Any) -> None:
-        logger.info(event, extra={"channel": channel, "text": text, **extra})
-        # stdout on purpose: without a token this *is* the Slack channel of the demo.
-        stream = self._stream or sys.stdout
-        stream.write(line + "\n")
-        stream.flush()
-
     def post_message(self, channel: str, text: str, *, blocks: list | None = None,
                      thread_ts: str | None = None) -> dict[str, str]:
-        """Show the message and return a fake ts ("console-1", "console-2", …)."""
+        """Warn that the message was not sent and return a fake ts ("unsent-1", "unsent-2", …)."""
         with self._lock:
-            ts = f"console-{next(self._numbers)}"
-        self._show("slack message", channel, text, f"[slack {_label(channel)}] {text}")
+            ts = f"unsent-{next(self._numbers)}"
+        self._warn(channel, text, updated=False)
         return {"channel": channel, "ts": ts}
 
     def update_message(self, channel: str, ts: str, text: str, *,
                        blocks: list | None = None) -> dict[str, str]:
-        """Show the new text of a message, marked as an update."""
-        self._show("slack message updated", channel, text,
-                   f"[slack {_label(channel)}] (updated) {text}", ts=ts)
+        """Warn that the update was not sent."""
+        self._warn(channel, text, updated=True)
         return {"channel": channel, "ts": ts}
 
     def auth_test(self) -> dict[str, Any]:
         """Return a stand-in identity: there is no Slack workspace to ask."""
-        return {"ok": True, "team": "console", "user": "console", "user_id": None}
+        return {"ok": True, "team": "unsent", "user": "unsent", "user_id": None}
+
+    @staticmethod
+    def _warn(channel: str, text: str, *, updated: bool) -> None:
+        logger.warning(NOT_SENT, extra={"channel": channel, "first_line": text.split("\n", 1)[0],
+                                        "updated": updated})
 
 
-def slack_client_for(settings: Settings) -> SlackClient | ConsoleSlack:
-    """Return the Slack client for the configured bot token, or ConsoleSlack without one."""
+def slack_client_for(settings: Settings) -> SlackClient | UnsentSlack:
+    """Return the Slack client for the configured bot token; without one, UnsentSlack."""
     if settings.slack_bot_token:
         return SlackClient(settings.slack_bot_token, base_url=settings.slack_api_url)
-    return ConsoleSlack()
-
-
-def _label(channel: str) -> str:
-    return channel if channel.startswith("#") else f"#{channel}"
+    return UnsentSlack()
 
 
 def _error_code(exc: SlackApiError) -> str | None:

@@ -1,4 +1,4 @@
-"""With LOG_FORMAT=json the worker writes one JSON object per line: one line per decision."""
+"""With LOG_FORMAT=json the worker writes one JSON object per line, one per decision; no secret."""
 
 from __future__ import annotations
 
@@ -6,14 +6,20 @@ import dataclasses
 import json
 from collections import Counter
 
+from ..worker.test_secrets_hidden import (CALENDAR_TOKEN, REDIS_PASSWORD, SLACK_BOT_TOKEN,
+                                          SLACK_SIGNING_SECRET, with_password)
 from .harness import WorkerProcess, settle
 from .test_faults_e2e import INCOMPLETE
 
 
 def test_each_decision_is_one_json_line_with_issue_key_and_event_id(jira, web, settings, queue,
                                                                     tmp_path):
-    worker = WorkerProcess(dataclasses.replace(settings, log_format="json"),
-                           tmp_path / "worker.log")
+    # Every secret distinctive (the Redis password is accepted by a Redis without one).
+    worker_settings = dataclasses.replace(
+        settings, log_format="json", redis_url=with_password(settings.redis_url),
+        slack_bot_token=SLACK_BOT_TOKEN, slack_api_url="http://127.0.0.1:9/api/",
+        slack_signing_secret=SLACK_SIGNING_SECRET, calendar_token=CALENDAR_TOKEN)
+    worker = WorkerProcess(worker_settings, tmp_path / "worker.log")
     try:
         key = jira.create_change_request("alice", "Rotate edge TLS certificates", INCOMPLETE)
         jira.transition(key, "Awaiting Approval", as_user="alice")
@@ -36,6 +42,13 @@ def test_each_decision_is_one_json_line_with_issue_key_and_event_id(jira, web, s
         alice: (key, changelog[alice], "revert", "gate_failed", ["rollback_plan"]),
         revert: (key, changelog[revert], "ignore", "own_move", []),
     }
+    secrets = {"JIRA_API_TOKEN": settings.jira_api_token,
+               "JIRA_WEBHOOK_SECRET": settings.jira_webhook_secret,
+               "REDIS_URL": REDIS_PASSWORD, "SLACK_BOT_TOKEN": SLACK_BOT_TOKEN,
+               "SLACK_SIGNING_SECRET": SLACK_SIGNING_SECRET,
+               "CHANGEGUARD_CALENDAR_TOKEN": CALENDAR_TOKEN}
+    assert {name: value in worker.log() for name, value in secrets.items()} == dict.fromkeys(
+        secrets, False)
 
 
 def status_change(payload: dict) -> tuple[str | None, str] | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -10,11 +11,12 @@ from jobs.deployment_notices import announce_deployment, update_outcome
 from rules.change_request import fields_to_fetch, parse_change_request
 from rules.deployment_notice import UNTHREADED_NOTE, finished_message, starting_message
 from sandbox.slack_server import SlackEdit
+from worker import runtime as runtime_module
 from worker.jira_client import JiraClient, JiraRejected
 from worker.policy_file import load_policy
 from worker.runtime import Runtime, connect_redis
 from worker.site_resolver import resolve_site
-from worker.slack_client import SlackClient, SlackRateLimited
+from worker.slack_client import NOT_SENT, SlackClient, SlackRateLimited
 
 from ..e2e.harness import settings_for
 from ..e2e.test_awaiting_approval_e2e import COMPLETE
@@ -258,3 +260,29 @@ def test_an_outcome_known_before_the_finish_is_in_the_reply(jira, slack, runtime
     starting = starting_message(change, runtime.policy, url, "Bob Baker",
                                 ZoneInfo("Europe/London"))
     assert before.text == starting.text
+
+
+def test_without_a_slack_token_each_notice_is_a_warning_that_it_was_not_sent(
+        jira, slack, redis_url, namespace, caplog):
+    # The runtime a worker builds when SLACK_BOT_TOKEN is unset.
+    unsent = runtime_module.build_runtime(settings_for(jira, redis_url, namespace))
+    key = approved_change(jira)
+    with caplog.at_level(logging.WARNING, logger="worker.slack_client"):
+        started = announce_deployment(**move(jira, key, "Implementing"), runtime=unsent)
+        finished = announce_deployment(**move(jira, key, "Implemented"), runtime=unsent)
+        jira.edit(key, "bob", {"Outcome": "Successful"})
+        shown = update_outcome(key, runtime=unsent)
+    assert (started, finished, shown) == (
+        {"action": "post_starting", "channel": "#deployments", "ts": "unsent-1",
+         "threaded": False},
+        {"action": "post_finished", "channel": "#deployments", "ts": "unsent-2",
+         "threaded": True},
+        {"action": "update", "outcome": "Successful"})
+    implemented = f":white_check_mark: {key} implemented by Bob Baker"
+    assert [(r.levelno, r.getMessage(), r.channel, r.first_line, r.updated)
+            for r in caplog.records] == [
+        (logging.WARNING, NOT_SENT, "#deployments", f":rocket: Deploying {key} — {SUMMARY}", False),
+        (logging.WARNING, NOT_SENT, "#deployments", implemented, False),
+        (logging.WARNING, NOT_SENT, "#deployments", implemented, True),
+    ]
+    assert slack.requests == []

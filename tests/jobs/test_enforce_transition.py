@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import json
+import logging
 
 import pytest
 import requests
 
 from jobs.enforce_transition import enforce_transition
 from rules.policy import StatusRole
+from worker import runtime as runtime_module
 from worker.jira_client import JiraUnavailable
+from worker.slack_client import NOT_SENT
 
+from ..e2e.harness import settings_for
 from ..e2e.test_awaiting_approval_e2e import COMPLETE, INCOMPLETE
 
 
@@ -163,6 +167,24 @@ def test_no_way_back_labels_comments_and_alerts(jira, slack, runtime):
         "not allow, and changeguard could not move it back (the workflow has no such "
         "transition). It is labelled changeguard-violation; please look at it: "
         f"{jira.base_url}/browse/{key}")
+
+
+def test_without_a_slack_token_the_alert_is_a_warning_that_it_was_not_sent(
+        jira, slack, redis_url, namespace, caplog):
+    # The runtime a worker builds when SLACK_BOT_TOKEN is unset.
+    unsent = runtime_module.build_runtime(settings_for(jira, redis_url, namespace))
+    key = jira.create_change_request("alice", "Hotfix", INCOMPLETE)
+    jira.transition(key, "Implementing", as_user="alice")
+    with caplog.at_level(logging.WARNING, logger="worker.slack_client"):
+        enforce_transition(**move_args(jira, key, "alice"), runtime=unsent)
+    assert "changeguard-violation" in jira.labels(key)
+    assert [(r.levelno, r.getMessage(), r.channel, r.first_line) for r in caplog.records] == [
+        (logging.WARNING, NOT_SENT, "#deployments",
+         f":warning: {key} “Hotfix” was moved Draft → Implementing, which the change policy "
+         "does not allow, and changeguard could not move it back (the workflow has no such "
+         "transition). It is labelled changeguard-violation; please look at it: "
+         f"{jira.base_url}/browse/{key}")]
+    assert slack.requests == []
 
 
 def test_site_ids_come_from_jira_not_from_code(runtime, jira):

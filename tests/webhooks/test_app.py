@@ -177,13 +177,38 @@ def test_signature_covers_the_raw_bytes(client, queue):
     assert queue.job_ids == []
 
 
-def test_without_a_secret_unsigned_deliveries_are_accepted(redis_url, namespace, queue):
-    app = create_app(make_settings(redis_url, namespace, jira_webhook_secret=None))
+def test_without_a_secret_the_app_refuses_to_start(redis_url, namespace):
+    with pytest.raises(SettingsError) as error:
+        create_app(make_settings(redis_url, namespace, jira_webhook_secret=None))
+
+    assert str(error.value) == (
+        "JIRA_WEBHOOK_SECRET is not set: set it to the secret of Jira's webhook "
+        "(`changeguard setup-webhook URL` registers the webhook with it), or set "
+        "CHANGEGUARD_ALLOW_UNSIGNED_WEBHOOKS=true to accept unsigned webhooks from anyone who "
+        "knows the URL")
+
+
+def test_unsigned_deliveries_are_accepted_only_when_allowed_explicitly(redis_url, namespace,
+                                                                       queue, caplog):
+    with caplog.at_level(logging.WARNING, logger="webhooks.app"):
+        app = create_app(make_settings(redis_url, namespace, jira_webhook_secret=None,
+                                       allow_unsigned_webhooks=True))
 
     response = deliver(app.test_client(), body_of(TRANSITION), secret=None)
 
     assert response.status_code == 202
     assert queue.job_ids == [transition_job_id(queue.name)]
+    assert [(r.levelno, r.getMessage()) for r in caplog.records] == [
+        (logging.WARNING, "JIRA_WEBHOOK_SECRET unset: accepting unsigned webhooks, as "
+                          "CHANGEGUARD_ALLOW_UNSIGNED_WEBHOOKS allows")]
+
+
+def test_with_a_secret_the_opt_out_changes_nothing(redis_url, namespace, queue):
+    app = create_app(make_settings(redis_url, namespace, allow_unsigned_webhooks=True))
+
+    response = deliver(app.test_client(), body_of(TRANSITION), secret=None)
+
+    assert (response.status_code, queue.job_ids) == (401, [])
 
 
 @pytest.mark.parametrize(

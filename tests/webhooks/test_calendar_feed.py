@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -14,6 +15,7 @@ from sandbox.jira_server import SandboxJira
 from sandbox.serving import ServingThread
 from webhooks.app import create_app
 from webhooks.calendar_feed import RETRY_AFTER_SECONDS, UNAVAILABLE
+from worker.logging_setup import JsonFormatter
 from worker.settings import Settings
 
 TOKEN = "cal-3f9a1c0b7e2d4a6f"
@@ -23,7 +25,7 @@ DAY = datetime(2026, 12, 1, 10, tzinfo=timezone.utc)
 
 def settings_for(jira: SandboxJira, redis_url: str, namespace: str, token: str | None) -> Settings:
     return Settings(jira_base_url=jira.base_url, jira_email=jira.bot.email,
-                    jira_api_token=jira.bot.api_token, jira_webhook_secret=None,
+                    jira_api_token=jira.bot.api_token, jira_webhook_secret="calendar tests",
                     redis_url=redis_url, namespace=namespace, calendar_token=token)
 
 
@@ -210,15 +212,22 @@ def test_second_request_is_served_from_the_cache(jira, feed):
     conn.close()
 
 
-def test_jira_down_is_503_with_retry_after(jira, feed):
+def test_jira_down_is_503_with_retry_after_and_the_token_stays_out_of_the_log(jira, feed,
+                                                                            caplog):
     create(jira, "Rotate edge TLS certificates", "Approved", span=window(0))
     jira.inject_fault("*", "^/rest/api/3/", 503, times=100)
 
-    response = feed.get(token=TOKEN)
+    with caplog.at_level(logging.DEBUG):
+        response = feed.get(token=TOKEN)
 
     assert response.status_code == 503
     assert response.headers["Retry-After"] == str(RETRY_AFTER_SECONDS)
     assert response.text == UNAVAILABLE
+    # The test server's own request log (sandbox.serving) is not changeguard's: gunicorn's
+    # access line is covered in tests/worker/test_cli.py.
+    ours = [r for r in caplog.records if r.name.split(".")[0] in {"webhooks", "jobs", "worker"}]
+    assert "calendar unavailable" in [r.getMessage() for r in ours]
+    assert [r.getMessage() for r in ours if TOKEN in JsonFormatter().format(r)] == []
 
 
 def test_jira_down_after_the_site_is_known_is_503_and_then_recovers(jira, feed):

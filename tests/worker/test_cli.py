@@ -1,16 +1,20 @@
-"""The `changeguard` command: the worker refuses bad configuration; `check` explains an issue."""
+"""The `changeguard` command: worker and web refuse bad configuration; `check` explains an issue."""
 
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import requests
 
 from sandbox.jira_server import SandboxJira
 from jobs.explain import explain_issue
 from worker.runtime import build_runtime
 from worker.settings import DEFAULT_POLICY_PATH, Settings
+
+from ..e2e.harness import stop_process, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -123,3 +127,72 @@ def test_agenda_dry_run_prints_and_posting_twice_edits_one_comment(jira, redis_u
     [comment] = jira.comments(epic)
     assert first.stdout.splitlines()[-1] == f"posted comment {comment['id']} on {epic}"
     assert second.stdout.splitlines()[-1] == f"updated comment {comment['id']} on {epic}"
+
+
+UNSIGNED_REFUSED = (
+    "changeguard: JIRA_WEBHOOK_SECRET is not set: set it to the secret of Jira's webhook "
+    "(`changeguard setup-webhook URL` registers the webhook with it), or set "
+    "CHANGEGUARD_ALLOW_UNSIGNED_WEBHOOKS=true to accept unsigned webhooks from anyone who knows "
+    "the URL")
+
+
+@pytest.mark.parametrize(("extra", "message"), [
+    ({}, UNSIGNED_REFUSED),
+    ({"CHANGEGUARD_ALLOW_UNSIGNED_WEBHOOKS": "false"}, UNSIGNED_REFUSED),
+    ({"CHANGEGUARD_ALLOW_UNSIGNED_WEBHOOKS": "maybe"},
+     "changeguard: CHANGEGUARD_ALLOW_UNSIGNED_WEBHOOKS='maybe': use true or false "
+     "(or 1/0, yes/no)"),
+], ids=["unset", "opt-out-false", "opt-out-unreadable"])
+def test_web_refuses_to_start_without_a_webhook_secret(jira, redis_url, extra, message):
+    result = run_changeguard("web", "--bind", f"127.0.0.1:{free_port()}",
+                             env_changes=site_env(jira, redis_url, **extra))
+    assert (result.returncode, result.stdout, result.stderr) == (2, "", message + "\n")
+
+
+@pytest.mark.parametrize("extra", [
+    {"JIRA_WEBHOOK_SECRET": "web webhook secret"},
+    {"CHANGEGUARD_ALLOW_UNSIGNED_WEBHOOKS": "true"},
+], ids=["secret", "explicit-opt-out"])
+def test_web_serves_and_its_access_log_leaves_out_the_calendar_token(jira, redis_url, namespace,
+                                                                     tmp_path, extra):
+    token = "cal-token-not-for-logs"
+    base = f"http://127.0.0.1:{free_port()}"
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("JIRA_", "CHANGEGUARD_", "SLACK_", "REDIS_", "GUNICORN_"))}
+    env.update(site_env(jira, redis_url, CHANGEGUARD_NAMESPACE=namespace,
+                        CHANGEGUARD_CALENDAR_TOKEN=token, **extra),
+               GUNICORN_CMD_ARGS="--access-logfile -")  # an operator switching the log on
+    log = tmp_path / "web.log"
+    with log.open("wb") as sink:
+        web = subprocess.Popen([sys.executable, "-m", "worker", "web", "--workers", "1",
+                                "--bind", base.removeprefix("http://")], cwd=ROOT, env=env,
+                               start_new_session=True, stdout=sink, stderr=subprocess.STDOUT)
+        try:
+            wait_until(lambda: answers(f"{base}/healthz", web, log), timeout=30,
+                       what="changeguard web to answer")
+            feed = requests.get(f"{base}/calendar.ics", params={"token": token}, timeout=30)
+            wrong = requests.get(f"{base}/calendar.ics", params={"token": "wrong"}, timeout=30)
+        finally:
+            stop_process(web)
+    output = log.read_text()
+    assert (feed.status_code, wrong.status_code) == (200, 404)
+    assert '"GET /calendar.ics HTTP/1.1" 200' in output
+    assert '"GET /calendar.ics HTTP/1.1" 404' in output
+    assert token not in output
+    unsigned_warning = "JIRA_WEBHOOK_SECRET unset: accepting unsigned webhooks" in output
+    assert unsigned_warning == ("CHANGEGUARD_ALLOW_UNSIGNED_WEBHOOKS" in extra)
+
+
+def answers(url, process, log):
+    if process.poll() is not None:
+        raise RuntimeError(f"changeguard web exited early:\n{log.read_text()}")
+    try:
+        return requests.get(url, timeout=5).status_code == 200
+    except requests.RequestException:  # refused, reset or slow while gunicorn boots: not yet
+        return False
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]

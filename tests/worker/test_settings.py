@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from worker.settings import DEFAULT_POLICY_PATH, Settings, SettingsError
+from worker.settings import DEFAULT_POLICY_PATH, Settings, SettingsError, redact_url
 
 BASE = {"JIRA_BASE_URL": "https://acme.atlassian.net/", "JIRA_EMAIL": "cg@acme.com",
         "JIRA_API_TOKEN": "token"}
@@ -18,7 +18,7 @@ def test_defaults():
         slack_bot_token=None, slack_api_url="https://slack.com/api/", slack_signing_secret=None,
         calendar_token=None, periodic=True,
         policy_path=DEFAULT_POLICY_PATH, namespace="changeguard", max_webhook_bytes=1_000_000,
-        log_level="INFO", log_format="text", sweep_minutes=5,
+        log_level="INFO", log_format="text", sweep_minutes=5, allow_unsigned_webhooks=False,
     )
     assert settings.queue_name == "changeguard"
     assert settings.key("delivery", "abc") == "changeguard:delivery:abc"
@@ -50,6 +50,15 @@ ERRORS = [
     ({"JIRA_BASE_URL": "acme.atlassian.net"}, "JIRA_BASE_URL='acme.atlassian.net' is not an http(s) URL"),
     ({"SLACK_API_URL": "ftp://x"}, "SLACK_API_URL='ftp://x' is not an http(s) URL"),
     ({"REDIS_URL": "localhost:6379"}, "REDIS_URL='localhost:6379' is not a Redis URL"),
+    ({"REDIS_URL": "http://:pw-1@r:6379"}, "REDIS_URL='http://:***@r:6379' is not a Redis URL"),
+    ({"JIRA_BASE_URL": "https://cg%40acme.com:pw-2@acme.atlassian.net"},
+     "JIRA_BASE_URL='https://cg%40acme.com:***@acme.atlassian.net' carries a user name or "
+     "password: give the URL alone (credentials have variables of their own)"),
+    ({"SLACK_API_URL": "ftp://bot:pw-3@x"}, "SLACK_API_URL='ftp://bot:***@x' is not an http(s) URL"),
+    ({"CHANGEGUARD_ALLOW_UNSIGNED_WEBHOOKS": "sure"},
+     "CHANGEGUARD_ALLOW_UNSIGNED_WEBHOOKS='sure': use true or false (or 1/0, yes/no)"),
+    ({"CHANGEGUARD_ALLOW_UNSIGNED_WEBHOOKS": "on"},
+     "CHANGEGUARD_ALLOW_UNSIGNED_WEBHOOKS='on': use true or false (or 1/0, yes/no)"),
     ({"CHANGEGUARD_POLICY": "/nonexistent.toml"}, "CHANGEGUARD_POLICY='/nonexistent.toml': no such file"),
     ({"LOG_FORMAT": "xml"}, "LOG_FORMAT='xml': use 'text' or 'json'"),
     ({"LOG_LEVEL": "loud"}, "LOG_LEVEL='LOUD': use DEBUG, INFO, WARNING or ERROR"),
@@ -68,3 +77,42 @@ def test_bad_settings_name_the_variable(changes, message):
     with pytest.raises(SettingsError) as error:
         Settings.from_env({**BASE, **changes})
     assert str(error.value).startswith(message)
+
+
+@pytest.mark.parametrize(("value", "allowed"), [
+    ("true", True), ("TRUE", True), (" yes ", True), ("1", True),
+    ("false", False), ("No", False), ("0", False), ("", False),
+])
+def test_unsigned_webhooks_are_allowed_only_by_an_explicit_yes(value, allowed):
+    settings = Settings.from_env({**BASE, "CHANGEGUARD_ALLOW_UNSIGNED_WEBHOOKS": value})
+    assert settings.allow_unsigned_webhooks is allowed
+
+
+@pytest.mark.parametrize(("url", "shown"), [
+    ("redis://127.0.0.1:6379/0", "redis://127.0.0.1:6379/0"),
+    ("redis://:pw@127.0.0.1:6379/0", "redis://:***@127.0.0.1:6379/0"),
+    ("rediss://default:p%40ss:w@cache.example.com:6380/1",
+     "rediss://default:***@cache.example.com:6380/1"),
+    ("redis://cache.example.com/0?password=pw&db=2",
+     "redis://cache.example.com/0?password=***&db=2"),
+    ("unix://:pw@/run/redis.sock?db=0", "unix://:***@/run/redis.sock?db=0"),
+    ("redis://user@127.0.0.1/0", "redis://user@127.0.0.1/0"),
+], ids=["plain", "password", "user-and-password", "password-parameter", "unix-socket",
+        "user-only"])
+def test_redact_url_masks_the_password(url, shown):
+    assert redact_url(url) == shown
+
+
+def test_repr_shows_which_secrets_are_set_and_never_their_values():
+    settings = Settings.from_env({
+        **BASE, "JIRA_API_TOKEN": "tok-1", "JIRA_WEBHOOK_SECRET": "sec-2",
+        "REDIS_URL": "redis://:pw-3@r:6379/2", "SLACK_SIGNING_SECRET": "sig-4",
+    })
+    assert repr(settings) == str(settings) == (
+        "Settings(jira_base_url='https://acme.atlassian.net', jira_email='cg@acme.com', "
+        "jira_api_token=<set>, jira_webhook_secret=<set>, redis_url='redis://:***@r:6379/2', "
+        "slack_bot_token=None, slack_api_url='https://slack.com/api/', "
+        "slack_signing_secret=<set>, calendar_token=None, periodic=True, "
+        f"policy_path={DEFAULT_POLICY_PATH!r}, namespace='changeguard', "
+        "max_webhook_bytes=1000000, log_level='INFO', log_format='text', sweep_minutes=5, "
+        "allow_unsigned_webhooks=False)")

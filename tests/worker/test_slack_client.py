@@ -1,8 +1,7 @@
-"""The Slack client against the fake Slack Web API over real HTTP, and its console stand-in."""
+"""The Slack client against the fake Slack Web API over real HTTP, and its stand-in without a token."""
 
 from __future__ import annotations
 
-import io
 import logging
 import socket
 
@@ -10,8 +9,8 @@ import pytest
 
 from sandbox.slack_server import SandboxSlack, SlackEdit, SlackMessage
 from worker.settings import Settings
-from worker.slack_client import (ConsoleSlack, SlackClient, SlackRateLimited, SlackRejected,
-                                 SlackUnavailable, slack_client_for)
+from worker.slack_client import (NOT_SENT, SlackClient, SlackRateLimited,
+                                 SlackRejected, SlackUnavailable, UnsentSlack, slack_client_for)
 
 FIRST_TS, SECOND_TS = "1700000000.000100", "1700000000.000200"
 BLOCKS = [{"type": "section", "text": {"type": "mrkdwn", "text": "*CHG-7* reverted"}}]
@@ -175,43 +174,34 @@ def test_failures_are_logged_with_method_and_status(slack, caplog):
         ("slack error", "chat.postMessage", 429, "ratelimited", 1)]
 
 
-def test_console_slack_prints_the_message_logs_it_and_returns_fake_ts(capsys, caplog):
-    console = ConsoleSlack()
-    with caplog.at_level(logging.INFO, logger="worker.slack_client"):
-        first = console.post_message("#deployments", "CHG-7 moved back to Review")
-        second = console.post_message("deployments", "Approvals are missing",
-                                      thread_ts=first["ts"])
-        updated = console.update_message("#deployments", first["ts"], "CHG-7 approved")
-    assert (first, second, updated) == (
-        {"channel": "#deployments", "ts": "console-1"},
-        {"channel": "deployments", "ts": "console-2"},
-        {"channel": "#deployments", "ts": "console-1"},
-    )
-    assert capsys.readouterr().out == (
-        "[slack #deployments] CHG-7 moved back to Review\n"
-        "[slack #deployments] Approvals are missing\n"
-        "[slack #deployments] (updated) CHG-7 approved\n"
-    )
-    assert [(r.getMessage(), r.levelno, r.channel, r.text) for r in caplog.records] == [
-        ("slack message", logging.INFO, "#deployments", "CHG-7 moved back to Review"),
-        ("slack message", logging.INFO, "deployments", "Approvals are missing"),
-        ("slack message updated", logging.INFO, "#deployments", "CHG-7 approved"),
-    ]
-
-
-def test_console_slack_writes_to_a_given_stream():
-    stream = io.StringIO()
-    ConsoleSlack(stream).post_message("#cab", "CAB at 14:00")
-    assert stream.getvalue() == "[slack #cab] CAB at 14:00\n"
-
-
 def settings(**slack):
     return Settings(jira_base_url="https://example.atlassian.net", jira_email="bot@example.com",
                     jira_api_token="t", jira_webhook_secret=None, redis_url=None, **slack)
 
 
-def test_slack_client_for_uses_the_token_and_api_url_or_falls_back_to_console(slack):
+def test_slack_client_for_uses_the_token_and_api_url_or_falls_back_to_unsent(slack):
     client = slack_client_for(settings(slack_bot_token="xoxb-sandbox", slack_api_url=slack.api_url))
     assert isinstance(client, SlackClient) and client.base_url == slack.api_url
     assert client.post_message("#deployments", "hello")["ts"] == FIRST_TS
-    assert isinstance(slack_client_for(settings()), ConsoleSlack)
+    assert isinstance(slack_client_for(settings()), UnsentSlack)
+
+
+def test_without_a_token_each_message_is_a_warning_that_it_was_not_sent(capsys, caplog):
+    unsent = slack_client_for(settings())
+    with caplog.at_level(logging.INFO, logger="worker.slack_client"):
+        first = unsent.post_message("#deployments", ":rocket: Deploying CHG-7\nRisk Level: High")
+        second = unsent.post_message("#deployments", ":rocket: Deploying CHG-7\nRisk Level: High")
+        updated = unsent.update_message("#deployments", first["ts"], "CHG-7 implemented\nOK")
+    assert (first, second, updated) == (
+        {"channel": "#deployments", "ts": "unsent-1"},
+        {"channel": "#deployments", "ts": "unsent-2"},
+        {"channel": "#deployments", "ts": "unsent-1"},
+    )
+    assert NOT_SENT == "policy's Slack notice not sent: SLACK_BOT_TOKEN is unset"
+    assert [(r.getMessage(), r.levelno, r.channel, r.first_line, r.updated)
+            for r in caplog.records] == [
+        (NOT_SENT, logging.WARNING, "#deployments", ":rocket: Deploying CHG-7", False),
+        (NOT_SENT, logging.WARNING, "#deployments", ":rocket: Deploying CHG-7", False),
+        (NOT_SENT, logging.WARNING, "#deployments", "CHG-7 implemented", True),
+    ]
+    assert capsys.readouterr().out == ""
