@@ -45,6 +45,26 @@ class Approval:
     account_id: str
     role: ApprovalRole
     at: str
+    # The other roles the approver could fill when they approved: room to re-assign roles
+    # when a later approval can only fill this one's role.
+    also: frozenset[ApprovalRole] = frozenset()
+
+    @property
+    def eligible(self) -> frozenset[ApprovalRole]:
+        """Return every role the approver could fill when they approved."""
+        return self.also | {self.role}
+
+    def in_role(self, role: ApprovalRole) -> Approval:
+        """Return the same approval recorded in another role it is eligible for."""
+        return dataclasses.replace(self, role=role, also=self.eligible - {role})
+
+    def to_json(self) -> dict[str, Any]:
+        """Return the issue-property form; ``roles`` only when the approver could fill several."""
+        value: dict[str, Any] = {"accountId": self.account_id, "role": self.role.value,
+                                 "at": self.at}
+        if self.also:
+            value["roles"] = [role.value for role in ApprovalRole if role in self.eligible]
+        return value
 
 
 @dataclasses.dataclass(frozen=True)
@@ -58,8 +78,7 @@ class ApprovalState:
     def to_json(self) -> dict[str, Any]:
         """Return the issue-property form of the state."""
         return {"revision": self.revision, "values": dict(self.values),
-                "approvals": [{"accountId": a.account_id, "role": a.role.value, "at": a.at}
-                              for a in self.approvals]}
+                "approvals": [approval.to_json() for approval in self.approvals]}
 
 
 def parse_approval_state(value: Any) -> ApprovalState:
@@ -69,10 +88,13 @@ def parse_approval_state(value: Any) -> ApprovalState:
     approvals = []
     for item in value["approvals"]:
         try:
-            approvals.append(Approval(str(item["accountId"]), ApprovalRole(item["role"]),
-                                      str(item["at"])))
+            role = ApprovalRole(item["role"])
+            account_id, at = str(item["accountId"]), str(item["at"])
         except (KeyError, TypeError, ValueError):
             continue
+        roles = item.get("roles")  # absent from records written before roles were re-assignable
+        also = frozenset(r for r in ApprovalRole if isinstance(roles, list) and r.value in roles)
+        approvals.append(Approval(account_id, role, at, also - {role}))
     revision = value.get("revision")
     values = value.get("values")
     return ApprovalState(
@@ -141,6 +163,51 @@ def missing_roles(category: Category, approvals: tuple[Approval, ...]) -> tuple[
     return tuple(need for need in required_roles(category) if not need & filled)
 
 
+# Roles that only the one person named on the change can fill: an approval that could fill
+# such a role or another takes the named one, leaving the other open to anyone else.
+_NAMED_ROLES = frozenset({ApprovalRole.INCIDENT_COMMANDER})
+
+
+def assign_roles(category: Category, approvals: tuple[Approval, ...],
+                 change: ChangeRequest) -> dict[int, ApprovalRole]:
+    """Match approvals to the category's role sets, each set filled by another person.
+
+    Approvals are placed in order, each into an open role it can fill, else by moving earlier
+    approvals to other roles they can fill (an augmenting path). So the matching fills as many
+    roles as any could, a placed approval stays placed (earlier approvals win), and the same
+    approvals in the same order always get the same roles. Returns placed index -> role.
+    """
+    needs = sorted(required_roles(category), key=lambda need: not need <= _NAMED_ROLES)
+    can_fill = [_can_fill(approval, change) for approval in approvals]
+    holder: dict[int, int] = {}  # index in needs -> index in approvals
+
+    def place(i: int, moved: set[int]) -> bool:
+        fits = [n for n, need in enumerate(needs) if need & can_fill[i]]
+        open_ = [n for n in fits if n not in holder]
+        if open_:
+            holder[open_[0]] = i
+            return True
+        for n in fits:
+            if n not in moved:
+                moved.add(n)
+                if place(holder[n], moved):
+                    holder[n] = i
+                    return True
+        return False
+
+    for i in range(len(approvals)):
+        place(i, set())
+    return {i: next(role for role in ApprovalRole if role in needs[n] & can_fill[i])
+            for n, i in holder.items()}
+
+
+def _can_fill(approval: Approval, change: ChangeRequest) -> frozenset[ApprovalRole]:
+    """Return the roles an approval may fill now: the Incident Commander's only while named."""
+    if change.user(FieldRole.INCIDENT_COMMANDER) == approval.account_id:
+        return approval.eligible
+    return approval.eligible - {ApprovalRole.INCIDENT_COMMANDER} | {approval.role}
+
+
 class ApprovalVerdict(str, enum.Enum):
     """What an approval gesture amounts to."""
 
@@ -182,12 +249,16 @@ def judge_approval(
     if any(approval.account_id == actor for approval in standing):
         verdict = ApprovalVerdict.SAME_PERSON if needed else ApprovalVerdict.COMPLETE
         return ApprovalOutcome(verdict, kept, needed)
-    fillable = [role for need in needed for role in roles if role in need]
-    if not fillable:
+    # Roles are re-matched over every standing approval and this one: an earlier approver may
+    # move to another role they can fill when that lets this one fill a role too.
+    approvals = standing + (Approval(actor, roles[0], at, frozenset(roles[1:])),)
+    assigned = assign_roles(category, approvals, change)
+    if len(standing) not in assigned:  # no matching of roles can use this approval
         verdict = ApprovalVerdict.ROLE_ALREADY_FILLED if needed else ApprovalVerdict.COMPLETE
         return ApprovalOutcome(verdict, kept, needed)
-    standing = standing + (Approval(actor, fillable[0], at),)
-    state = ApprovalState(revision, material_values(change), standing)
-    needed = missing_roles(category, standing)
+    approvals = tuple(approval.in_role(assigned.get(i, approval.role))
+                      for i, approval in enumerate(approvals))
+    state = ApprovalState(revision, material_values(change), approvals)
+    needed = missing_roles(category, approvals)
     verdict = ApprovalVerdict.RECORDED if needed else ApprovalVerdict.COMPLETE
     return ApprovalOutcome(verdict, state, needed)

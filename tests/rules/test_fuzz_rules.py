@@ -65,7 +65,8 @@ approval_states = st.builds(
     values=st.dictionaries(st.sampled_from([r.value for r in FieldRole]), st.text(max_size=20),
                            max_size=4),
     approvals=st.lists(st.builds(Approval, accounts, st.sampled_from(ApprovalRole),
-                                 st.text(max_size=25)), max_size=3).map(tuple))
+                                 st.text(max_size=25), st.frozensets(st.sampled_from(ApprovalRole))),
+                       max_size=3).map(tuple))
 moves = st.builds(StatusMove, st.integers(min_value=0, max_value=10**9), st.none() | status_ids,
                   status_ids, st.none() | accounts)
 groups = st.frozensets(st.sampled_from(GroupRole))
@@ -149,7 +150,9 @@ def test_parsers_read_any_issue_json_and_the_rules_answer(issue, move, actor_gro
 @given(value=json_values | st.fixed_dictionaries({}, optional={
     "approvals": st.lists(st.fixed_dictionaries({}, optional={
         "accountId": json_values, "role": st.sampled_from([r.value for r in ApprovalRole])
-        | json_values, "at": json_values}) | json_values, max_size=3) | json_values,
+        | json_values, "at": json_values,
+        "roles": st.lists(st.sampled_from([r.value for r in ApprovalRole]) | json_values)
+        | json_values}) | json_values, max_size=3) | json_values,
     "revision": json_values, "values": json_values, "audit": json_values}))
 def test_record_and_approval_parsers_read_any_json(value):
     record = parse_record(value)
