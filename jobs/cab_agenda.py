@@ -13,7 +13,7 @@ from worker import runtime as runtime_module
 from worker.jira_client import JiraNotFound
 from worker.runtime import Runtime
 
-from .issue_actions import issue_lock
+from .issue_session import issue_session
 from .retrospectives import implemented_changes
 
 logger = logging.getLogger(__name__)
@@ -59,7 +59,7 @@ def post_cab_agenda(meeting: Meeting, now: datetime, *, calendar: CabCalendar,
         agenda = gather_agenda(meeting, now, calendar=calendar, runtime=rt, page_size=page_size)
     epic = rt.policy.cab.epic_key
     context = {"issue_key": epic, "meeting": meeting.key}
-    with issue_lock(rt, epic):
+    with issue_session(rt, epic):
         comment_id = stored_comment_id(rt, meeting)
         if comment_id is not None:
             try:

@@ -19,7 +19,7 @@ from rules.policy import FieldRole
 from worker import runtime as runtime_module
 from worker.runtime import Runtime
 
-from .issue_actions import LOCK_SECONDS, MARKER_TTL_SECONDS
+from .issue_session import LOCK_SECONDS, MARKER_TTL_SECONDS
 
 logger = logging.getLogger(__name__)
 

@@ -10,12 +10,12 @@ from rules.change_request import fields_to_fetch, parse_change_request
 from rules.issue_record import PROPERTY_KEY, AuditEntry, parse_record
 from rules.material_edit import EditVerdict, judge_edit
 from rules.move_comments import comment_for_withdrawal
+from rules.plan import AddComment, Plan, Revert, WriteRecord
 from worker import runtime as runtime_module
 from worker.metrics import count
 from worker.runtime import Runtime
 
-from .issue_actions import (carry_out, find_transition, iso_from_ms, issue_lock, load_plan,
-                            revert_step)
+from .issue_session import find_transition, iso_from_ms, issue_session
 
 logger = logging.getLogger(__name__)
 
@@ -34,9 +34,9 @@ def enforce_edit(
     context = {"issue_key": issue_key, "event_id": event_id, "changelog_id": changelog_id}
     if actor_account_id is not None and actor_account_id == rt.site.bot_account_id:
         return {"verdict": "ignore", "reason": "own_move"}
-    plan_key = rt.settings.key("plan", issue_key, f"edit-{changelog_id}")
-    with issue_lock(rt, issue_key):
-        plan = load_plan(rt, plan_key)
+    plan_id = f"edit-{changelog_id}"
+    with issue_session(rt, issue_key) as session:
+        plan = session.stored_plan(plan_id)
         if plan is None:
             issue = rt.jira.get_issue(issue_key, fields=fields_to_fetch(rt.site),
                                       properties=[PROPERTY_KEY], expand=["transitions"])
@@ -55,14 +55,13 @@ def enforce_edit(
                 to_status=None, changelog_id=int(changelog_id),
                 detail=", ".join(rt.policy.field_name(c.field) for c in decision.changes))
             value = record.with_entry(entry, ApprovalState())
-            comment = {"kind": "comment",
-                       "body": comment_for_withdrawal(decision, actor_account_id, rt.policy)}
+            comment = AddComment(comment_for_withdrawal(decision, actor_account_id, rt.policy))
             transition_id = (find_transition(rt, issue_key, decision.revert_to_status_id, issue)
                              if decision.verdict is EditVerdict.WITHDRAW_AND_REVERT else None)
             # Moving back writes the record with the move; otherwise it is a write of its own.
-            steps = ([revert_step(transition_id, decision.revert_to_status_id, value), comment]
+            steps = ((Revert(transition_id, str(decision.revert_to_status_id), value), comment)
                      if transition_id is not None
-                     else [comment, {"kind": "record", "value": value}])
-            plan = {"summary": {"verdict": decision.verdict.value}, "steps": steps, "done": []}
-        carry_out(rt, issue_key, plan_key, plan, context)
-        return plan["summary"]
+                     else (comment, WriteRecord(value)))
+            plan = Plan({"verdict": decision.verdict.value}, steps)
+        plan = session.carry_out(plan_id, plan, context)
+        return dict(plan.summary)

@@ -11,7 +11,6 @@ from zoneinfo import ZoneInfo
 import redis
 from dateutil.rrule import rrulestr
 from rq import Queue
-from rq.exceptions import DuplicateJobError
 
 from rules.cab_schedule import CabCalendar, Period, Work, due_periods
 from rules.policy import Policy
@@ -20,6 +19,7 @@ from worker.runtime import Runtime
 from worker.settings import Settings
 
 from .cab_agenda import post_cab_agenda
+from .enqueue import enqueue_once
 from .reconcile import sweep
 from .retrospectives import scan_retrospectives
 
@@ -96,13 +96,10 @@ def tick_job_id(settings: Settings, minute: datetime) -> str:
 
 def enqueue_tick(queue: Queue, settings: Settings, minute: datetime) -> bool:
     """Enqueue the minute's tick unless another worker did; return whether this call did."""
-    try:
-        queue.enqueue(tick, job_id=tick_job_id(settings, minute), unique=True,
-                      job_timeout=TICK_TIMEOUT_SECONDS, result_ttl=TICK_RESULT_TTL_SECONDS,
-                      failure_ttl=TICK_FAILURE_TTL_SECONDS)
-    except DuplicateJobError:
-        return False
-    return True
+    # No retry: the next minute's tick does whatever this one left undone.
+    return enqueue_once(queue, tick, tick_job_id(settings, minute), retry=False,
+                        job_timeout=TICK_TIMEOUT_SECONDS, result_ttl=TICK_RESULT_TTL_SECONDS,
+                        failure_ttl=TICK_FAILURE_TTL_SECONDS)
 
 
 def run_ticker(queue: Queue, settings: Settings, stop: threading.Event) -> None:

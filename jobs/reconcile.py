@@ -6,17 +6,16 @@ import logging
 from datetime import datetime, timedelta, timezone, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from rq import Queue, Retry
-from rq.exceptions import DuplicateJobError
+from rq import Queue
 
 from rules.change_history import parse_history
 from rules.reconcile import (JobRequest, advanced_mark, missing_jobs, parse_jira_time, sweep_jql,
                              sweep_since)
-from webhooks.enqueue import FAILURE_TTL, JOB_RETRY_INTERVALS, RESULT_TTL
 from worker import runtime as runtime_module
 from worker.runtime import Runtime
 
-from .issue_actions import MARKER_TTL_SECONDS
+from .enqueue import enqueue_once
+from .issue_session import MARKER_TTL_SECONDS
 
 logger = logging.getLogger(__name__)
 
@@ -66,11 +65,7 @@ def _recover(rt: Runtime, queue: Queue, key: str, updated: datetime | None) -> l
 
 def _enqueue(queue: Queue, job: JobRequest) -> bool:
     """Enqueue ``job`` as the webhook endpoint would; False when a job with its id exists."""
-    try:
-        queue.enqueue_call(job.func, kwargs=job.kwargs, job_id=job.job_id, unique=True,
-                           retry=Retry(max=len(JOB_RETRY_INTERVALS), interval=JOB_RETRY_INTERVALS),
-                           failure_ttl=FAILURE_TTL, result_ttl=RESULT_TTL)
-    except DuplicateJobError:
+    if not enqueue_once(queue, job.func, job.job_id, job.kwargs):
         return False  # the webhook's job, or an earlier sweep's: queued, running or done
     logger.info("lost webhook recovered", extra={"issue_key": job.kwargs["issue_key"],
                                                  "job_id": job.job_id,

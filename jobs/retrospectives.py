@@ -10,13 +10,12 @@ from rules.cab_schedule import CabCalendar, next_meeting
 from rules.change_history import changelog_is_complete, parse_history
 from rules.change_request import ChangeRequest, fields_to_fetch, parse_change_request
 from rules.emergency_retrospective import (RetroDeadline, RetroState, entered_implemented,
-                                           overdue_alert,
-                                           overdue_comment, retro_deadline)
+                                           flag_plan, retro_deadline)
 from rules.policy import StatusRole
 from worker import runtime as runtime_module
 from worker.runtime import Runtime
 
-from .issue_actions import MARKER_TTL_SECONDS, carry_out, issue_lock, load_plan
+from .issue_session import MARKER_TTL_SECONDS, issue_session
 
 logger = logging.getLogger(__name__)
 
@@ -63,27 +62,18 @@ def maybe_flag_overdue(rt: Runtime, change: ChangeRequest, deadline: RetroDeadli
     assert deadline.implemented_at is not None
     entry = deadline.implemented_at.isoformat()
     marker = rt.settings.key("retro-flagged", change.key, entry)
-    plan_key = rt.settings.key("plan", "retro", change.key, entry)
+    plan_id = f"retro-{entry}"
     context = {"issue_key": change.key, "due_at": deadline.due_at.isoformat()}
-    with issue_lock(rt, change.key):
+    with issue_session(rt, change.key) as session:
         if rt.redis.exists(marker):
             return RetroState.ALREADY_FLAGGED.value
-        plan = load_plan(rt, plan_key)
+        plan = session.stored_plan(plan_id)
         if plan is None and deadline.state is RetroState.ALREADY_FLAGGED:
             return RetroState.ALREADY_FLAGGED.value
-        plan = plan or {
-            "steps": [
-                {"kind": "label", "label": rt.policy.retro_overdue_label},
-                {"kind": "comment", "body": overdue_comment(
-                    change, deadline, next_meeting(calendar, now), policy=rt.policy,
-                    calendar=calendar)},
-                {"kind": "alert", "channel": rt.policy.slack_channel,
-                 "text": overdue_alert(change, deadline, calendar=calendar,
-                                       browse_url=f"{rt.settings.jira_base_url}/browse")},
-            ],
-            "done": [],
-        }
-        carry_out(rt, change.key, plan_key, plan, context)
+        plan = plan or flag_plan(change, deadline, next_meeting(calendar, now), policy=rt.policy,
+                                 calendar=calendar,
+                                 browse_url=f"{rt.settings.jira_base_url}/browse")
+        session.carry_out(plan_id, plan, context)
         rt.redis.set(marker, now.isoformat(), ex=max(FLAGGED_TTL_SECONDS, MARKER_TTL_SECONDS))
     logger.info("retrospective overdue flagged", extra=context)
     return RetroState.OVERDUE.value

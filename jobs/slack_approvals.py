@@ -20,7 +20,7 @@ from worker.runtime import Runtime
 from worker.slack_client import SlackClient, SlackRejected
 
 from .approver_groups import groups_of
-from .issue_actions import MARKER_TTL_SECONDS, find_transition, issue_lock
+from .issue_session import MARKER_TTL_SECONDS, find_transition, issue_session
 
 logger = logging.getLogger(__name__)
 
@@ -30,7 +30,7 @@ USER_CACHE_SECONDS = 24 * 3600
 def request_emergency_approval(issue_key: str, *, runtime: Runtime | None = None) -> dict[str, Any]:
     """Post the Slack approval request of an Emergency change, once per revision of the change."""
     rt = runtime or runtime_module.current()
-    with issue_lock(rt, issue_key):
+    with issue_session(rt, issue_key):
         issue = rt.jira.get_issue(issue_key, fields=fields_to_fetch(rt.site),
                                   properties=[REQUEST_PROPERTY])
         change = parse_change_request(issue, rt.site)
@@ -66,7 +66,7 @@ def handle_slack_action(
     rt = runtime or runtime_module.current()
     context = {"issue_key": issue_key, "slack_user": slack_user_id, "action": action}
     done_key = rt.settings.key("slack-action", issue_key, slack_user_id, action_ts or response_ts)
-    with issue_lock(rt, issue_key):
+    with issue_session(rt, issue_key):
         done = rt.redis.get(done_key)
         if done is None:  # a retried job only repeats the message update
             issue = rt.jira.get_issue(issue_key, fields=fields_to_fetch(rt.site),

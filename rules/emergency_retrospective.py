@@ -11,6 +11,7 @@ from .adf import document, mention, paragraph, text
 from .cab_schedule import CabCalendar, Meeting, when
 from .change_history import HistoryEntry
 from .change_request import ChangeRequest
+from .plan import AddComment, AddLabel, Plan, SlackAlert
 from .policy import Category, FieldRole, Policy, StatusRole
 from .site_map import SiteMap
 
@@ -111,3 +112,14 @@ def overdue_alert(change: ChangeRequest, deadline: RetroDeadline, *, browse_url:
             f"Emergency retrospective is overdue since {when(deadline.due_at, calendar)} "
             f"({calendar.zone_name}). The reporter and the Incident Commander have been asked on "
             "the issue; it heads the next CAB agenda.")
+
+
+def flag_plan(change: ChangeRequest, deadline: RetroDeadline, next_one: Meeting | None, *,
+              policy: Policy, calendar: CabCalendar, browse_url: str) -> Plan:
+    """Return the steps that flag an overdue retrospective: label, comment, then Slack."""
+    return Plan({"state": RetroState.OVERDUE.value}, (
+        AddLabel(policy.retro_overdue_label),
+        AddComment(overdue_comment(change, deadline, next_one, policy=policy, calendar=calendar)),
+        SlackAlert(policy.slack_channel, overdue_alert(change, deadline, browse_url=browse_url,
+                                                       calendar=calendar)),
+    ))

@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from rq import Queue
 
-from jobs.issue_actions import iso_from_ms
+from jobs.issue_session import iso_from_ms
 from webhooks.app import create_app
 from webhooks.events import ISSUE_KEY, MalformedEvent, parse_body
 from webhooks.routes import ENFORCE_EDIT, ENFORCE_TRANSITION, UPDATE_OUTCOME

@@ -9,17 +9,14 @@ from collections.abc import Iterable
 import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry as RedisRetry
-from rq import Queue, Retry
-from rq.exceptions import DuplicateJobError
+from rq import Queue
 
+from jobs.enqueue import enqueue_once
 from worker.settings import Settings
 
 from .router import JobRequest
 
 DELIVERY_TTL = datetime.timedelta(hours=48)
-JOB_RETRY_INTERVALS = [5, 30, 120]
-FAILURE_TTL = int(datetime.timedelta(days=7).total_seconds())
-RESULT_TTL = int(datetime.timedelta(days=1).total_seconds())
 
 
 def connect(url: str) -> redis.Redis:
@@ -50,17 +47,6 @@ def enqueue_jobs(queue: Queue, jobs: Iterable[JobRequest]) -> list[str]:
     """Enqueue each job once by its id; an existing job with that id counts as enqueued."""
     job_ids = []
     for job in jobs:
-        try:
-            queue.enqueue_call(
-                job.func,
-                kwargs=job.kwargs,
-                job_id=job.job_id,
-                unique=True,
-                retry=Retry(max=len(JOB_RETRY_INTERVALS), interval=JOB_RETRY_INTERVALS),
-                failure_ttl=FAILURE_TTL,
-                result_ttl=RESULT_TTL,
-            )
-        except DuplicateJobError:
-            pass
+        enqueue_once(queue, job.func, job.job_id, job.kwargs)
         job_ids.append(job.job_id)
     return job_ids

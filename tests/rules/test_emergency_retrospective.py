@@ -8,11 +8,12 @@ from datetime import datetime, timezone
 import pytest
 
 from jobs.periodic import cab_calendar
+from rules.plan import AddComment, AddLabel, Plan, SlackAlert
 from rules.adf import adf_to_text
 from rules.cab_schedule import next_meeting
 from rules.change_history import HistoryEntry
 from rules.emergency_retrospective import (RetroDeadline, RetroState, entered_implemented,
-                                           overdue_alert, overdue_comment, parse_jira_time,
+                                           flag_plan, overdue_alert, overdue_comment, parse_jira_time,
                                            retro_deadline)
 from rules.policy import FieldRole, StatusRole
 from worker.policy_file import load_policy
@@ -93,3 +94,15 @@ def test_slack_alert():
         "Emergency retrospective is overdue since Wed 1 Apr 2026 10:12 (Europe/London). The "
         "reporter and the Incident Commander have been asked on the issue; it heads the next CAB "
         "agenda.")
+
+
+def test_flagging_is_label_then_comment_then_slack():
+    meeting = next_meeting(CAL, at(49))
+    plan = flag_plan(EMERGENCY, DEADLINE, meeting, policy=POLICY, calendar=CAL,
+                     browse_url="https://x.atlassian.net/browse")
+    assert plan == Plan({"state": "overdue"}, (
+        AddLabel("retro-overdue"),
+        AddComment(overdue_comment(EMERGENCY, DEADLINE, meeting, policy=POLICY, calendar=CAL)),
+        SlackAlert("#deployments", overdue_alert(EMERGENCY, DEADLINE, calendar=CAL,
+                                                 browse_url="https://x.atlassian.net/browse")),
+    ))
