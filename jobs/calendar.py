@@ -60,7 +60,7 @@ def fetch_calendar(jira: JiraClient, policy: Policy, site: SiteMap, base_url: st
     """Search Jira for the published changes and turn them into the calendar."""
     changes, updated = [], {}
     fields = (*fields_to_fetch(site), "updated")
-    for issue in jira.search_issues(calendar_jql(policy), fields=fields, page_size=PAGE_SIZE):
+    for issue in jira.search_issues(calendar_jql(policy, site), fields=fields, page_size=PAGE_SIZE):
         try:
             cr = parse_change_request(issue, site)
         except SnapshotError as exc:

@@ -66,15 +66,13 @@ class ChangeCalendar:
     skipped: tuple[str, ...]  # keys of published-status changes without a usable window
 
 
-def published_status_names(policy: Policy) -> tuple[str, ...]:
-    """Return the Jira names of the statuses whose changes the calendar shows."""
-    return tuple(policy.status_names[role] for role in PUBLISHED_STATUSES)
+def calendar_jql(policy: Policy, site: SiteMap) -> str:
+    """Return the JQL of the changes in scope and in a published status.
 
-
-def calendar_jql(policy: Policy) -> str:
-    """Return the JQL of the changes in scope and in a published status."""
-    names = ", ".join(_jql_string(name) for name in published_status_names(policy))
-    return policy.scoped_jql(f"status in ({names})")
+    By status id, as every search: a status's name may be renamed or shown in another language.
+    """
+    ids = ", ".join(site.status_ids[role] for role in PUBLISHED_STATUSES)
+    return policy.scoped_jql(f"status in ({ids})")
 
 
 def build_change_calendar(
@@ -134,10 +132,6 @@ def _event(cr: ChangeRequest, role: StatusRole, start: datetime, end: datetime, 
         stamp=modified or _utc(now),
         last_modified=modified,
     )
-
-
-def _jql_string(value: str) -> str:
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def _utc(moment: datetime) -> datetime:

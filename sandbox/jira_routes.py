@@ -11,13 +11,14 @@ from sandbox.jira_render import (
     comment_json,
     field_json,
     group_json,
+    history_json,
     issue_json,
     select_fields,
     status_json,
     transition_json,
     user_json,
 )
-from sandbox.jira_routing import Answer, Call, route
+from sandbox.jira_routing import Answer, Call, optional_is_last, route
 from sandbox.jira_state import JiraError, SandboxUser
 from sandbox.jql import JqlError, parse
 
@@ -25,8 +26,11 @@ logger = logging.getLogger(__name__)
 
 MAX_SEARCH_RESULTS = 100
 # Enhanced search expands at most the 40 most recent histories of each issue's changelog
-# (JRACLOUD-96459); in Jira Cloud GET issue or GET issue/{key}/changelog has the rest.
+# (JRACLOUD-96459), GET issue the 100 most recent (JRACLOUD-67458); only
+# GET issue/{key}/changelog, paged, has them all.
 SEARCH_CHANGELOG_LIMIT = 40
+ISSUE_CHANGELOG_LIMIT = 100
+MAX_CHANGELOG_RESULTS = 100
 
 
 def _group(call: Call) -> Any:
@@ -92,7 +96,7 @@ def group_members(call: Call) -> Answer:
     }
     if not body["isLast"]:
         body["nextPage"] = f"{query}&startAt={start + size}&maxResults={size}"
-    return 200, body
+    return 200, optional_is_last(call, body)
 
 
 @route("/rest/api/3/issue", "POST")
@@ -113,7 +117,31 @@ def get_issue(call: Call, key: str) -> Answer:
         wanted = select_fields(call.site, call.args.get("fields"), "*all")
         expand = set(_list_arg(call, "expand"))
         return 200, issue_json(call.site, issue, call.base, wanted=wanted, expand=expand,
-                               properties=_list_arg(call, "properties"))
+                               properties=_list_arg(call, "properties"),
+                               changelog_limit=ISSUE_CHANGELOG_LIMIT)
+
+
+@route("/rest/api/3/issue/<key>/changelog", "GET")
+def get_changelog(call: Call, key: str) -> Answer:
+    start = max(0, call.int_arg("startAt", 0))
+    size = max(1, min(call.int_arg("maxResults", MAX_CHANGELOG_RESULTS), MAX_CHANGELOG_RESULTS))
+    with call.site.lock:
+        issue = call.site.issue(key)
+        histories = issue.histories  # oldest first, as Jira pages them
+        page = [history_json(call.site, h, call.base) for h in histories[start:start + size]]
+        total = len(histories)
+    link = f"{call.base}/rest/api/3/issue/{key}/changelog"
+    body: dict[str, Any] = {
+        "self": f"{link}?startAt={start}&maxResults={size}",
+        "maxResults": size,
+        "startAt": start,
+        "total": total,
+        "isLast": start + size >= total,
+        "values": page,
+    }
+    if not body["isLast"]:
+        body["nextPage"] = f"{link}?startAt={start + size}&maxResults={size}"
+    return 200, optional_is_last(call, body)
 
 
 @route("/rest/api/3/issue/<key>", "PUT")
@@ -241,7 +269,10 @@ def search(call: Call) -> Answer:
                            changelog_limit=SEARCH_CHANGELOG_LIMIT)
                 for issue in page
             ]
-    body: dict[str, Any] = {"issues": issues, "isLast": offset + size >= len(found)}
-    if not body["isLast"]:
+    last = offset + size >= len(found)
+    body: dict[str, Any] = {"issues": issues}
+    if call.site.sends_is_last:
+        body["isLast"] = last
+    if not last:
         body["nextPageToken"] = _page_token(offset + size)
     return 200, body

@@ -44,6 +44,13 @@ class Call:
 
 
 Answer = tuple[int, Any]
+
+
+def optional_is_last(call: Call, page: dict[str, Any]) -> dict[str, Any]:
+    """Return a paged answer without its optional isLast when the site is told to leave it out."""
+    if not call.site.sends_is_last:
+        page.pop("isLast", None)
+    return page
 ROUTES: dict[str, Callable[..., Answer]] = {}
 URL_MAP = Map(strict_slashes=False)
 

@@ -234,6 +234,19 @@ class SandboxJira:
         self._app.reset_recordings()
         self._sender.clear()
 
+    # Behaving like Jira Cloud in ways the defaults do not
+
+    def send_is_last(self, sent: bool) -> None:
+        """Tell every paged answer to send isLast (the default) or leave it out, as Jira may."""
+        with self.site.lock:
+            self.site.sends_is_last = sent
+
+    def rename_status(self, name: str, new_name: str) -> None:
+        """Rename a status (an admin's rename, or what another language shows), keeping its id."""
+        with self.site.lock:
+            status = self.site.status_by_name(name)
+            self.site.statuses[status.id] = dataclasses.replace(status, name=new_name)
+
     # Breaking the site (for `changeguard doctor` tests)
 
     def remove_field(self, name: str) -> None:

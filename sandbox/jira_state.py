@@ -210,6 +210,9 @@ class JiraSite:
         self.users = {u.name: u for u in users}
         self.issues: dict[str, Issue] = {}
         self.listeners: list[Callable[[SiteEvent], None]] = []
+        # isLast is optional in every paged answer (SearchAndReconcileResults, the PageBeans):
+        # False leaves it out everywhere, to test clients that page without it.
+        self.sends_is_last = True
         self._next_issue = FIRST_ISSUE_ID
         self._next_key = 1
         self._next_history = FIRST_HISTORY_ID

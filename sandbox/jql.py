@@ -188,6 +188,11 @@ def _predicate(site: JiraSite, field: str, operator: str, values: list[str]) -> 
     if operator not in {"=", "!=", "in", "not in"}:
         raise JqlError(f"Unsupported JQL: '{field} {operator}'. Supported: {SUPPORTED}.")
     wanted = {v.lower() for v in values}
+    if field == "status":
+        known = {n for s in site.statuses.values() for n in _names(s.id, s.name)}
+        for value in values:
+            if value.lower() not in known:
+                raise JqlError(f"The value '{value}' does not exist for the field 'status'.")
     attribute = _ATTRIBUTES[field]
     negate = operator in {"!=", "not in"}
     return lambda issue: bool(attribute(site, issue) & wanted) != negate

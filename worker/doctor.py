@@ -369,16 +369,20 @@ def _ids_by_name(items: Iterable[Mapping[str, Any]]) -> dict[str, list[str]]:
 
 
 def _graph(workflow: Mapping[str, Any]) -> tuple[str, set[str], set[tuple[str, str]]]:
-    """Return a workflow's name, status ids and (from, to) pairs its transitions allow."""
-    name = (workflow.get("id") or {}).get("name", "?")
-    statuses = {str(s["id"]) for s in workflow.get("statuses", [])}
+    """Return a workflow's name, status ids and (from, to) pairs its transitions allow.
+
+    Reads GET /rest/api/3/workflows/search, where a status's reference is its id.
+    """
+    name = workflow.get("name", "?")
+    statuses = {str(s["statusReference"]) for s in workflow.get("statuses", [])}
     edges = set()
     for transition in workflow.get("transitions", []):
-        target = str(transition.get("to"))
-        if transition.get("type") == "global":
+        target = str(transition.get("toStatusReference"))
+        if transition.get("type") == "GLOBAL":
             edges.update((source, target) for source in statuses if source != target)
-        elif transition.get("type") != "initial":
-            edges.update((str(source), target) for source in transition.get("from", []))
+        elif transition.get("type") != "INITIAL":
+            edges.update((str(link.get("fromStatusReference")), target)
+                         for link in transition.get("links", []))
     return name, statuses, edges
 
 

@@ -19,6 +19,10 @@ logger = logging.getLogger(__name__)
 _RETRY_ANY_METHOD = frozenset({429, 503})
 _RETRY_IDEMPOTENT = frozenset({500, 502, 504})
 _IDEMPOTENT_METHODS = frozenset({"GET", "PUT", "DELETE", "HEAD"})
+# The longest one call may take, retries and waits included: a job renews its issue lock
+# (60 s) before each step, and a step makes at most two calls.
+CALL_BUDGET_SECONDS = 25.0
+CHANGELOG_PAGE_SIZE = 100  # the most GET issue/{key}/changelog gives in one page
 
 
 class JiraError(Exception):
@@ -64,7 +68,9 @@ class JiraClient:
         max_attempts: int = 5,
         max_wait: float = 30.0,
         backoff_base: float = 0.5,
+        budget: float = CALL_BUDGET_SECONDS,
         sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
         on_call: Callable[[str, int | None], None] | None = None,
     ):
         self.base_url = base_url.rstrip("/")
@@ -74,7 +80,9 @@ class JiraClient:
         self._max_attempts = max_attempts
         self._max_wait = max_wait
         self._backoff_base = backoff_base
+        self._budget = budget
         self._sleep = sleep
+        self._clock = clock
         # Told the method and status of every attempt (None: no answer), e.g. to count them.
         self._on_call = on_call
         self._api: JiraCloud | None = None
@@ -112,6 +120,7 @@ class JiraClient:
     ) -> requests.Response:
         """Send one request; retry 429/503 (honouring Retry-After) and transient faults, bounded."""
         method = method.upper()
+        started = self._clock()
         for attempt in range(1, self._max_attempts + 1):
             self.calls += 1
             try:
@@ -124,9 +133,11 @@ class JiraClient:
                 retryable = method in _IDEMPOTENT_METHODS or isinstance(exc, requests.ConnectTimeout)
                 logger.warning("jira unreachable", extra={"method": method, "path": path,
                                                           "attempt": attempt, "error": str(exc)})
-                if not retryable or attempt == self._max_attempts:
+                wait = self._backoff(attempt)
+                if (not retryable or attempt == self._max_attempts
+                        or not self._within_budget(started, wait)):
                     raise JiraUnavailable(f"{method} {path}: {exc}", method=method, path=path) from exc
-                self._sleep(self._backoff(attempt))
+                self._sleep(wait)
                 continue
             status = response.status_code
             self._report(method, status)
@@ -141,11 +152,15 @@ class JiraClient:
                 wait = self._retry_after(response)
                 if wait is None:
                     wait = self._backoff(attempt)
-                if wait <= self._max_wait:
+                if wait <= self._max_wait and self._within_budget(started, wait):
                     self._sleep(wait)
                     continue
             raise _error_for(response, method, path)
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _within_budget(self, started: float, wait: float) -> bool:
+        """Tell whether waiting ``wait`` s and one more attempt fit in the call's budget."""
+        return self._clock() - started + wait + self._timeout <= self._budget
 
     def _report(self, method: str, status: int | None) -> None:
         if self._on_call is not None:
@@ -182,16 +197,19 @@ class JiraClient:
         return self._json("GET", "rest/api/3/status")
 
     def get_workflows(self) -> list[dict]:
-        """Return every workflow with its statuses and transitions (needs Administer Jira)."""
+        """Return every workflow with its statuses and transitions (needs Administer Jira).
+
+        In what this read returns, a workflow's ``statusReference`` is the status's id.
+        """
         workflows, start = [], 0
         while True:
-            page = self._json("GET", "rest/api/3/workflow/search",
+            page = self._json("GET", "rest/api/3/workflows/search",
                               params={"startAt": start, "maxResults": 50,
-                                      "expand": "transitions,statuses"})
-            workflows.extend(page.get("values", []))
-            if page.get("isLast", True) or not page.get("values"):
+                                      "expand": "values.transitions"})
+            workflows.extend(page.get("values") or [])
+            if _last_page(page, len(workflows)):
                 return workflows
-            start += len(page["values"])
+            start = len(workflows)
 
     # -- people --------------------------------------------------------------------------------
 
@@ -206,10 +224,10 @@ class JiraClient:
         while True:
             page = self._json("GET", "rest/api/3/group/member",
                               params={"groupname": group_name, "startAt": start, "maxResults": 50})
-            members.extend(page.get("values", []))
-            if page.get("isLast", True) or not page.get("values"):
+            members.extend(page.get("values") or [])
+            if _last_page(page, len(members)):
                 return members
-            start += len(page["values"])
+            start = len(members)
 
     def get_user(self, account_id: str) -> dict:
         """Return a user's public details (display name, email where visible)."""
@@ -236,13 +254,35 @@ class JiraClient:
         self, key: str, *, fields: Iterable[str], properties: Iterable[str] = (),
         expand: Iterable[str] = (),
     ) -> dict:
-        """Return an issue with the given fields (and issue properties, expansions)."""
+        """Return an issue with the given fields (and issue properties, expansions).
+
+        An expanded changelog comes whole: where Jira cut it short, the rest is paged in.
+        """
         params = {"fields": ",".join(fields)}
         if properties:
             params["properties"] = ",".join(properties)
+        expand = list(expand)
         if expand:
             params["expand"] = ",".join(expand)
-        return self._json("GET", f"rest/api/3/issue/{_seg(key)}", params=params)
+        issue = self._json("GET", f"rest/api/3/issue/{_seg(key)}", params=params)
+        changelog = issue.get("changelog") if "changelog" in expand else None
+        if isinstance(changelog, dict) and _cut_short(changelog):
+            # Jira embeds only the most recent 100 histories; the rules need them all.
+            histories = self.get_changelog(key)
+            issue["changelog"] = {"startAt": 0, "maxResults": len(histories),
+                                  "total": len(histories), "histories": histories}
+        return issue
+
+    def get_changelog(self, key: str) -> list[dict]:
+        """Return every history of the issue's changelog, oldest first, page by page."""
+        histories: list[dict] = []
+        while True:
+            page = self._json("GET", f"rest/api/3/issue/{_seg(key)}/changelog",
+                              params={"startAt": len(histories),
+                                      "maxResults": CHANGELOG_PAGE_SIZE})
+            histories.extend(page.get("values") or [])
+            if _last_page(page, len(histories)):
+                return histories
 
     def get_transitions(self, key: str) -> list[dict]:
         """Return the transitions available from the issue's current status."""
@@ -304,8 +344,22 @@ class JiraClient:
             page = self._json("POST", "rest/api/3/search/jql", json=body)
             yield from page.get("issues", [])
             token = page.get("nextPageToken")
-            if page.get("isLast", True) or not token:
+            # isLast is optional: a page without it is the last only if it brings no token.
+            if page.get("isLast") or not token:
                 return
+
+
+def _last_page(page: Mapping[str, Any], collected: int) -> bool:
+    """Tell whether a startAt-paged answer was the last page (isLast is optional in it)."""
+    total = page.get("total")
+    return bool(page.get("isLast") or not page.get("values")
+                or (isinstance(total, int) and collected >= total))
+
+
+def _cut_short(changelog: Mapping[str, Any]) -> bool:
+    """Tell whether an embedded changelog holds fewer histories than its ``total``."""
+    histories, total = changelog.get("histories"), changelog.get("total")
+    return isinstance(histories, list) and isinstance(total, int) and total > len(histories)
 
 
 def _seg(value: str) -> str:

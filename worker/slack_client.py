@@ -19,6 +19,9 @@ from .settings import DEFAULT_SLACK_API_URL, Settings
 
 logger = logging.getLogger(__name__)
 
+# The longest one call may take, retries and waits included: a job renews its issue lock
+# (60 s) before each step; the same budget as the Jira client's.
+CALL_BUDGET_SECONDS = 25.0
 NOT_SENT = "policy's Slack notice not sent: SLACK_BOT_TOKEN is unset"
 # Methods that change nothing, or set the same end state when sent twice.
 _IDEMPOTENT = frozenset({"auth.test", "chat.update", "users.lookupByEmail"})
@@ -64,7 +67,9 @@ class SlackClient:
         max_attempts: int = 5,
         max_wait: float = 30.0,
         backoff_base: float = 0.5,
+        budget: float = CALL_BUDGET_SECONDS,
         sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
     ):
         # retry_handlers=[]: our policy is the only one; slack-sdk would otherwise retry
         # connection errors by itself, outside any budget we can see.
@@ -73,7 +78,10 @@ class SlackClient:
         self._max_attempts = max_attempts
         self._max_wait = max_wait
         self._backoff_base = backoff_base
+        self._timeout = timeout
+        self._budget = budget
         self._sleep = sleep
+        self._clock = clock
 
     # -- transport ---------------------------------------------------------------------------
 
@@ -81,6 +89,7 @@ class SlackClient:
              params: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """Call one Web API method; retry 429 (honouring Retry-After) and transient faults, bounded."""
         idempotent = method in _IDEMPOTENT
+        started = self._clock()
         for attempt in range(1, self._max_attempts + 1):
             try:
                 response = self._web.api_call(
@@ -94,7 +103,7 @@ class SlackClient:
                 logger.warning("slack error", extra={"method": method, "status": status,
                                                      "error": error, "attempt": attempt})
                 wait = self._wait_before_retry(method, status, exc, attempt, idempotent)
-                if wait is None:
+                if wait is None or not self._within_budget(started, wait):
                     raise _error_for(method, status, error, exc) from exc
             except (OSError, http.client.HTTPException) as exc:
                 # urllib wraps failures before the request was fully sent in URLError
@@ -102,9 +111,10 @@ class SlackClient:
                 unsent = isinstance(exc, URLError)
                 logger.warning("slack unreachable", extra={"method": method, "attempt": attempt,
                                                            "error": str(exc)})
-                if not (unsent or idempotent) or attempt == self._max_attempts:
-                    raise SlackUnavailable(f"{method}: {exc}", method=method) from exc
                 wait = self._backoff(attempt)
+                if (not (unsent or idempotent) or attempt == self._max_attempts
+                        or not self._within_budget(started, wait)):
+                    raise SlackUnavailable(f"{method}: {exc}", method=method) from exc
             self._sleep(wait)
         raise AssertionError("unreachable")  # pragma: no cover
 
@@ -122,6 +132,10 @@ class SlackClient:
         else:
             return None
         return wait if wait <= self._max_wait else None
+
+    def _within_budget(self, started: float, wait: float) -> bool:
+        """Tell whether waiting ``wait`` s and one more attempt fit in the call's budget."""
+        return self._clock() - started + wait + self._timeout <= self._budget
 
     def _backoff(self, attempt: int) -> float:
         # Exponential backoff with full jitter, capped.

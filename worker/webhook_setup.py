@@ -21,7 +21,8 @@ from .settings import Settings
 logger = logging.getLogger(__name__)
 
 WEBHOOK_NAME = "changeguard"
-WEBHOOK_EVENTS = ("jira:issue_created", "jira:issue_updated", "comment_created")
+# Only what webhooks/routes.py acts on: any other event is a delivery Jira makes for nothing.
+WEBHOOK_EVENTS = ("jira:issue_created", "jira:issue_updated")
 SCOPE_FILTER = "issue-related-events-section"
 LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1"})
 UNSIGNED = "unsigned"

@@ -10,6 +10,7 @@ from rq.job import Job
 
 from jobs.periodic import tick
 from jobs.reconcile import sweep
+from sandbox.jira_routes import ISSUE_CHANGELOG_LIMIT
 
 from ..e2e.harness import NORMAL
 from ..e2e.test_awaiting_approval_e2e import COMPLETE, INCOMPLETE, expected_comment
@@ -163,3 +164,20 @@ def test_the_sweep_runs_once_per_period_from_the_tick(jira, runtime):
     assert tick(start.isoformat(), runtime=runtime)[period] == "2 recovered"
     assert tick((start + timedelta(minutes=4)).isoformat(), runtime=runtime)[period] == "claimed"
     assert [job.id for job in queued(runtime)] == lost_jobs(runtime, jira, key)
+
+
+def test_a_lost_move_older_than_the_histories_get_issue_embeds_is_still_enforced(jira, runtime):
+    # GET issue embeds only the latest ISSUE_CHANGELOG_LIMIT histories: here, label edits only.
+    ns = runtime.settings.namespace
+    key = jira.create_change_request("alice", "Rotate edge TLS certificates", INCOMPLETE)
+    jira.transition(key, "Awaiting Approval", as_user="alice")
+    move = move_args(jira, key, "alice")
+    for n in range(ISSUE_CHANGELOG_LIMIT):
+        jira.edit(key, "alice", {"Labels": [f"tls-{n}"]})
+    created = jira.site.issue(key).histories[0].id
+    assert sweep(now(), runtime=runtime)["recovered"] == [
+        f"{ns}-edit-{key}-{created}", f"{ns}-transition-{key}-{move['changelog_id']}"]
+    assert [summary for _, summary in run_queued(runtime)] == [
+        NOTHING_TO_WITHDRAW, {"verdict": "revert", "reason": "gate_failed", "reverted": True}]
+    assert jira.status_of(key) == "Draft"
+    assert [c["body"] for c in jira.comments(key)] == [expected_comment(jira)]

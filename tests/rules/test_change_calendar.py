@@ -9,7 +9,7 @@ import pytest
 
 from rules.change_calendar import (CALENDAR_DESCRIPTION, CALENDAR_NAME, CalendarEvent,
                                    ChangeCalendar, EventStatus, build_change_calendar,
-                                   calendar_jql, published_status_names)
+                                   calendar_jql)
 from rules.policy import FieldRole, StatusRole
 from worker.policy_file import load_policy
 
@@ -106,14 +106,17 @@ def test_the_summary_example_of_the_policy():
     assert only.uid == "CHG-7@changeguard.acme.atlassian.net"
 
 
-def test_jql_searches_the_scope_in_the_published_statuses():
-    assert published_status_names(POLICY) == ("Approved", "Implementing", "Implemented")
-    assert calendar_jql(POLICY) == (
-        '(issuetype = "Change Request") AND status in ("Approved", "Implementing", "Implemented")')
+JQL_CASES = [
+    ("policy-names", {}),
+    ("renamed", {StatusRole.APPROVED: "Ready to go"}),
+    ("localised", {StatusRole.APPROVED: "Genehmigt", StatusRole.IMPLEMENTING: "In Umsetzung",
+                   StatusRole.IMPLEMENTED: "Umgesetzt"}),
+    ("quotes-in-a-name", {StatusRole.APPROVED: 'Say "yes" \\ go'}),
+]
 
 
-def test_jql_quotes_status_names():
-    names = {**POLICY.status_names, StatusRole.APPROVED: 'Say "yes" \\ go'}
-    policy = dataclasses.replace(POLICY, status_names=names)
-    assert calendar_jql(policy) == ('(issuetype = "Change Request") AND status in '
-                                    '("Say \\"yes\\" \\\\ go", "Implementing", "Implemented")')
+@pytest.mark.parametrize("names", [c[1] for c in JQL_CASES], ids=[c[0] for c in JQL_CASES])
+def test_jql_searches_the_published_statuses_by_id_whatever_their_names(names):
+    policy = dataclasses.replace(POLICY, status_names={**POLICY.status_names, **names})
+    assert calendar_jql(policy, SITE) == (
+        '(issuetype = "Change Request") AND status in (10003, 10004, 10005)')

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sandbox.jira_routes import SEARCH_CHANGELOG_LIMIT
+from sandbox.jira_routes import ISSUE_CHANGELOG_LIMIT, SEARCH_CHANGELOG_LIMIT
 
 RECORD = {"approvals": [], "audit": [{"decision": "reverted"}]}
 TOO_LONG = "The property value is too long. The maximum length is 32768."
@@ -90,3 +90,49 @@ def test_search_expands_only_the_most_recent_histories(jira, http, method, edits
     full = http("GET", f"/rest/api/3/issue/{key}",
                 params={"fields": "status", "expand": "changelog"}).json()["changelog"]
     assert ([h["id"] for h in full["histories"]], full["total"]) == (every, len(every))
+
+
+def _with_histories(jira, http, count: int) -> str:
+    key = _create(jira)  # its creation is the first history
+    for n in range(count - 1):
+        http("PUT", f"/rest/api/3/issue/{key}", json={"update": {"labels": [{"add": f"l{n}"}]}})
+    return key
+
+
+@pytest.mark.parametrize("count", [ISSUE_CHANGELOG_LIMIT, ISSUE_CHANGELOG_LIMIT + 3],
+                         ids=["exactly-the-limit", "over-the-limit"])
+def test_get_issue_expands_only_the_most_recent_histories(jira, http, count):
+    key = _with_histories(jira, http, count)
+    every = [str(h.id) for h in jira.site.issue(key).histories]
+    changelog = http("GET", f"/rest/api/3/issue/{key}",
+                     params={"fields": "status", "expand": "changelog"}).json()["changelog"]
+    kept = every[-ISSUE_CHANGELOG_LIMIT:]
+    assert [h["id"] for h in changelog["histories"]] == kept
+    assert {k: v for k, v in changelog.items() if k != "histories"} == {
+        "startAt": 0, "maxResults": len(kept), "total": count}
+
+
+@pytest.mark.parametrize(("params", "start", "size", "more"), [
+    ({}, 0, 100, True),
+    ({"startAt": 100}, 100, 100, False),
+    ({"startAt": 50, "maxResults": 25}, 50, 25, True),
+    ({"maxResults": 500}, 0, 100, True),
+    ({"startAt": 200}, 200, 100, False),
+], ids=["first-page", "last-page", "middle", "capped-at-100", "past-the-end"])
+def test_changelog_pages_every_history_oldest_first(jira, http, params, start, size, more):
+    key = _with_histories(jira, http, 103)
+    every = [str(h.id) for h in jira.site.issue(key).histories]
+    page = http("GET", f"/rest/api/3/issue/{key}/changelog", params=params).json()
+    link = f"{jira.base_url}/rest/api/3/issue/{key}/changelog"
+    expected = {"self": f"{link}?startAt={start}&maxResults={size}", "startAt": start,
+                "maxResults": size, "total": 103, "isLast": not more}
+    if more:
+        expected["nextPage"] = f"{link}?startAt={start + size}&maxResults={size}"
+    assert {k: v for k, v in page.items() if k != "values"} == expected
+    assert [h["id"] for h in page["values"]] == every[start:start + size]
+    assert all(set(h) == {"id", "author", "created", "items"} for h in page["values"])
+
+
+def test_changelog_of_an_unknown_issue_is_404(http):
+    answer = http("GET", "/rest/api/3/issue/CHG-999/changelog")
+    assert answer.status_code == 404

@@ -232,6 +232,37 @@ def test_search_pages_with_next_page_token(jira, http):
     assert seen == [(k, "Draft") for k in keys if k != keys[1]]
 
 
+def test_search_can_leave_is_last_out_and_still_mark_the_last_page(jira, http):
+    keys = [_create(jira) for _ in range(3)]
+    jira.send_is_last(False)
+    body = {"jql": 'issuetype = "Change Request"', "maxResults": 2, "fields": ["summary"]}
+    first = http("POST", "/rest/api/3/search/jql", json=body).json()
+    second = http("POST", "/rest/api/3/search/jql",
+                  json={**body, "nextPageToken": first["nextPageToken"]}).json()
+    assert [sorted(first), sorted(second)] == [["issues", "nextPageToken"], ["issues"]]
+    assert [i["key"] for i in first["issues"] + second["issues"]] == keys
+
+
+@pytest.mark.parametrize(("jql", "error"), [
+    ('status = "Genehmigt"', "The value 'Genehmigt' does not exist for the field 'status'."),
+    ('status in (Draft, 99999)', "The value '99999' does not exist for the field 'status'."),
+], ids=["unknown-name", "unknown-id"])
+def test_an_unknown_status_is_400_as_in_jira(http, jql, error):
+    answer = http("POST", "/rest/api/3/search/jql", json={"jql": jql})
+    assert (answer.status_code, answer.json()) == (400, {"errorMessages": [error], "errors": {}})
+
+
+def test_a_renamed_status_is_searched_by_its_new_name_or_its_id(jira, http):
+    key = _create(jira)
+    draft = jira.status_id("Draft")
+    jira.rename_status("Draft", "Entwurf")
+    found = [http("POST", "/rest/api/3/search/jql",
+                  json={"jql": f'issuetype = "Change Request" AND {clause}'}).json()["issues"]
+             for clause in ("status = Entwurf", f"status = {draft}")]
+    assert found == [[{"id": jira.site.issue(key).id}]] * 2
+    assert http("POST", "/rest/api/3/search/jql", json={"jql": "status = Draft"}).status_code == 400
+
+
 @pytest.mark.parametrize(
     ("jql", "expected"),
     [

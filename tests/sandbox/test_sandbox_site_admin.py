@@ -6,56 +6,82 @@ import pytest
 
 from sandbox.jira_seed import GLOBAL_TRANSITION_ID, GLOBAL_TRANSITION_NAME
 
-SEARCH = "/rest/api/3/workflow/search"
+SEARCH = "/rest/api/3/workflows/search"
 STATUS_NAMES = ["Draft", "Awaiting Approval", "Approved", "Implementing", "Implemented", "Closed",
                 "Rejected", "Cancelled"]
+WITH_TRANSITIONS = {"expand": "values.transitions"}
 
 
-def moves(workflow):
+def moves(page, workflow):
     """Return the workflow's transitions as (type, from names, to name)."""
-    name = {s["id"]: s["name"] for s in workflow["statuses"]}
-    return {(t["type"], tuple(name[i] for i in t["from"]), name[t["to"]])
+    name = {s["statusReference"]: s["name"] for s in page["statuses"]}
+    return {(t["type"], tuple(name[link["fromStatusReference"]] for link in t["links"]),
+             name[t["toStatusReference"]])
             for t in workflow["transitions"]}
 
 
-def test_workflow_search_with_transitions_and_statuses(jira, http):
-    page = http("GET", SEARCH, params={"expand": "transitions,statuses"}).json()
+def test_workflow_search_with_transitions(jira, http):
+    page = http("GET", SEARCH, params=WITH_TRANSITIONS).json()
     assert {k: page[k] for k in ("startAt", "maxResults", "total", "isLast")} == {
         "startAt": 0, "maxResults": 50, "total": 1, "isLast": True}
     [workflow] = page["values"]
-    assert workflow["id"]["name"] == "Change Request workflow"
-    assert [s["name"] for s in workflow["statuses"]] == STATUS_NAMES
-    found = moves(workflow)
-    assert ("initial", (), "Draft") in found
-    assert ("directed", ("Awaiting Approval",), "Draft") in found
-    assert ("global", (), "Implementing") in found
+    assert (workflow["name"], workflow["scope"]) == ("Change Request workflow", {"type": "GLOBAL"})
+    assert [s["name"] for s in page["statuses"]] == STATUS_NAMES
+    # In a read, a status's reference is its id.
+    assert [s["statusReference"] for s in workflow["statuses"]] == [
+        s["id"] for s in page["statuses"]] == [s["statusReference"] for s in page["statuses"]]
+    found = moves(page, workflow)
+    assert ("INITIAL", (), "Draft") in found
+    assert ("DIRECTED", ("Awaiting Approval",), "Draft") in found
+    assert ("GLOBAL", (), "Implementing") in found
     assert len(found) == 1 + 14 + 1
-    [global_move] = [t for t in workflow["transitions"] if t["type"] == "global"]
+    [global_move] = [t for t in workflow["transitions"] if t["type"] == "GLOBAL"]
     assert (global_move["id"], global_move["name"]) == (GLOBAL_TRANSITION_ID,
                                                         GLOBAL_TRANSITION_NAME)
 
 
-@pytest.mark.parametrize(("params", "keys", "count"), [
-    ({}, {"id", "description"}, 1),
-    ({"expand": "statuses"}, {"id", "description", "statuses"}, 1),
-    ({"workflowName": "Other workflow"}, None, 0),
-    ({"startAt": 1}, None, 0),
-], ids=["no-expand", "statuses-only", "other-name", "past-the-end"])
-def test_workflow_search_shapes(http, params, keys, count):
+@pytest.mark.parametrize(("params", "count", "transitions"), [
+    ({}, 1, False),
+    (WITH_TRANSITIONS, 1, True),
+    ({"queryString": "change request"}, 1, False),
+    ({"queryString": "Other workflow"}, 0, False),
+    ({"scope": "PROJECT"}, 0, False),
+    ({"isActive": "false"}, 0, False),
+    ({"startAt": 1}, 0, False),
+], ids=["no-expand", "transitions", "name-matches", "other-name", "project-scope", "inactive",
+        "past-the-end"])
+def test_workflow_search_shapes(http, params, count, transitions):
     page = http("GET", SEARCH, params=params).json()
-    assert (len(page["values"]), page["isLast"]) == (count, True)
-    if keys:
-        assert set(page["values"][0]) == keys
+    assert (len(page["values"]), page["isLast"], len(page["statuses"])) == (
+        count, True, 8 if count else 0)
+    if count:
+        assert ("transitions" in page["values"][0]) == transitions
+
+
+def test_the_deprecated_workflow_search_is_not_served(http):
+    answer = http("GET", "/rest/api/3/workflow/search")
+    assert (answer.status_code, answer.json()["errorMessages"]) == (
+        404, ["No such resource in the sandbox Jira."])
 
 
 def test_remove_transition_leaves_the_others(jira, http):
     jira.remove_transition("Awaiting Approval", "Draft")
-    workflow = http("GET", SEARCH, params={"expand": "transitions,statuses"}).json()["values"][0]
-    found = moves(workflow)
-    assert ("directed", ("Awaiting Approval",), "Draft") not in found
+    page = http("GET", SEARCH, params=WITH_TRANSITIONS).json()
+    found = moves(page, page["values"][0])
+    assert ("DIRECTED", ("Awaiting Approval",), "Draft") not in found
     assert len(found) == 15
     with pytest.raises(KeyError):
         jira.remove_transition("Awaiting Approval", "Draft")
+
+
+def test_rename_status_keeps_its_id(jira, http):
+    approved = jira.status_id("Approved")
+    jira.rename_status("Approved", "Genehmigt")
+    assert {s["id"]: s["name"] for s in http("GET", "/rest/api/3/status").json()}[approved] == (
+        "Genehmigt")
+    assert jira.status_id("Genehmigt") == approved
+    with pytest.raises(KeyError):
+        jira.rename_status("Approved", "Ready")
 
 
 def test_remove_field(jira, http):

@@ -230,9 +230,10 @@ def test_check_statuses_missing_and_ambiguous():
 
 
 def test_check_moves_when_no_workflow_holds_both_statuses():
-    others = [s for s in STATUSES if s["name"] != "Cancelled"]
-    workflows = [{"id": {"name": "Main"}, "statuses": others, "transitions": []},
-                 {"id": {"name": "Side"}, "statuses": STATUSES[-1:], "transitions": []}]
+    others = [{"statusReference": s["id"]} for s in STATUSES if s["name"] != "Cancelled"]
+    workflows = [{"name": "Main", "statuses": others, "transitions": []},
+                 {"name": "Side", "statuses": [{"statusReference": STATUSES[-1]["id"]}],
+                  "transitions": []}]
     draft_cancelled = [r for r in check_moves(POLICY, STATUSES, workflows)
                        if "Cancelled" in r.what]
     assert draft_cancelled[0] == CheckResult(

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from jobs.issue_session import LOCK_SECONDS
 from sandbox.jira_server import SandboxJira
-from worker.jira_client import (JiraAuthError, JiraClient, JiraNotFound, JiraRateLimited,
-                                JiraRejected, JiraUnavailable)
+from worker.jira_client import (CALL_BUDGET_SECONDS, JiraAuthError, JiraClient, JiraNotFound,
+                                JiraRateLimited, JiraRejected, JiraUnavailable)
 
 
 @pytest.fixture(scope="module")
@@ -71,6 +72,45 @@ def test_retry_after_longer_than_a_job_should_wait_fails_at_once(jira):
     with pytest.raises(JiraRateLimited):
         client_for(jira, waits, max_wait=30).get_myself()
     assert waits == []
+
+
+class Clock:
+    """A monotonic clock that the recorded waits move forward."""
+
+    def __init__(self, waits):
+        self.waits = waits
+
+    def __call__(self):
+        return 1000.0 + sum(self.waits)
+
+
+# (id, Retry-After of each 429, waits taken, statuses Jira saw, raised): a 25 s budget, 10 s timeout
+BUDGET_CASES = [
+    ("waits that fit", [5, 5], [5.0, 5.0], [429, 429, 200], None),
+    ("a wait that would pass the budget is not taken", [5, 12], [5.0], [429, 429], JiraRateLimited),
+    ("a wait that ends the budget exactly is taken", [15], [15.0], [429, 200], None),
+    ("one wait past it", [16], [], [429], JiraRateLimited),
+]
+
+
+@pytest.mark.parametrize("retry_afters, waited, seen, raised", [c[1:] for c in BUDGET_CASES],
+                         ids=[c[0] for c in BUDGET_CASES])
+def test_one_call_never_outlasts_its_budget(jira, retry_afters, waited, seen, raised):
+    """A job renews its issue lock per step: a call must give up before the lock could lapse."""
+    waits = Waits()
+    for retry_after in retry_afters:
+        jira.inject_fault("GET", r"^/rest/api/3/myself$", 429, times=1, retry_after=retry_after)
+    client = client_for(jira, waits, budget=25.0, timeout=10.0, clock=Clock(waits))
+    if raised is None:
+        assert client.get_myself()["accountId"] == jira.bot.account_id
+    else:
+        with pytest.raises(raised):
+            client.get_myself()
+    assert (waits, statuses(jira, "/rest/api/3/myself")) == (waited, seen)
+
+
+def test_the_default_budget_leaves_two_calls_inside_the_issue_lock():
+    assert 2 * CALL_BUDGET_SECONDS < LOCK_SECONDS
 
 
 def test_a_post_is_not_repeated_after_a_500(jira):

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from webhooks.routes import router
+from worker.jira_client import JiraClient
 from worker.policy_file import load_policy
 from worker.webhook_setup import (
+    WEBHOOK_EVENTS,
     Action,
     WebhookPlan,
     plan_webhook,
@@ -36,7 +39,7 @@ def test_register_then_leave_alone_then_update_the_secret(jira, redis_url, names
     assert (jira.webhook_url, jira.webhook_secret) == (URL, "first secret")
     assert [r.json for r in jira.requests if r.method == "POST"] == [{
         "name": "changeguard", "url": URL,
-        "events": ["jira:issue_created", "jira:issue_updated", "comment_created"],
+        "events": ["jira:issue_created", "jira:issue_updated"],
         "filters": {"issue-related-events-section": 'issuetype = "Change Request"'},
         "excludeBody": False, "secret": "first secret"}]
 
@@ -52,6 +55,34 @@ def test_register_then_leave_alone_then_update_the_secret(jira, redis_url, names
         0, f"updated webhook 'changeguard' → {URL} ({webhook}): secret\n")
     assert writes(jira) == [("PUT", "/rest/webhooks/1.0/webhook/1")]
     assert (jira.webhook_url, jira.webhook_secret) == (URL, "second secret")
+
+
+def test_an_existing_webhook_sending_comments_is_updated_in_place(jira, redis_url, namespace):
+    # As registered by an earlier changeguard, which also asked for comment_created.
+    bot = JiraClient(jira.base_url, jira.bot.email, jira.bot.api_token)
+    earlier = {**wanted_webhook(URL, POLICY, "the secret"),
+               "events": ["jira:issue_created", "jira:issue_updated", "comment_created"]}
+    webhook = bot.register_webhook(earlier)["self"]
+    jira.reset_recordings()
+    result = setup_webhook(jira, redis_url, namespace, URL, JIRA_WEBHOOK_SECRET="the secret")
+    assert (result.returncode, result.stdout, result.stderr) == (
+        0, f"updated webhook 'changeguard' → {URL} ({webhook}): events, secret (Jira never "
+           "shows it, and changeguard has no record of it)\n", "")
+    assert writes(jira) == [("PUT", "/rest/webhooks/1.0/webhook/1")]
+    assert [(w["self"], w["events"]) for w in bot.list_webhooks()] == [
+        (webhook, ["jira:issue_created", "jira:issue_updated"])]
+    assert (jira.webhook_url, jira.webhook_secret) == (URL, "the secret")
+
+
+@pytest.mark.parametrize(("event", "subscribed"), [
+    ("jira:issue_created", True),
+    ("jira:issue_updated", True),
+    ("comment_created", False),
+    ("comment_updated", False),
+    ("jira:issue_deleted", False),
+], ids=lambda value: str(value))
+def test_subscribed_to_exactly_the_events_the_router_acts_on(event, subscribed):
+    assert (event in WEBHOOK_EVENTS, router.skip_reason(event) is None) == (subscribed, subscribed)
 
 
 def test_unsigned_on_localhost_when_allowed(jira, redis_url, namespace):

@@ -7,9 +7,10 @@ import socket
 
 import pytest
 
+from jobs.issue_session import LOCK_SECONDS
 from sandbox.slack_server import SandboxSlack, SlackEdit, SlackMessage
 from worker.settings import Settings
-from worker.slack_client import (NOT_SENT, SlackClient, SlackRateLimited,
+from worker.slack_client import (CALL_BUDGET_SECONDS, NOT_SENT, SlackClient, SlackRateLimited,
                                  SlackRejected, SlackUnavailable, UnsentSlack, slack_client_for)
 
 FIRST_TS, SECOND_TS = "1700000000.000100", "1700000000.000200"
@@ -103,6 +104,45 @@ def test_retry_after_longer_than_a_job_should_wait_fails_at_once(slack):
         client_for(slack, waits, max_wait=30).post_message("#cab", "CAB at 14:00")
     assert waits == []
     assert len(slack.requests) == 1
+
+
+class Clock:
+    """A monotonic clock that the recorded waits move forward."""
+
+    def __init__(self, waits):
+        self.waits = waits
+
+    def __call__(self):
+        return 1000.0 + sum(self.waits)
+
+
+# (id, Retry-After of each 429, waits taken, posts Slack saw): a 25 s budget, a 10 s timeout
+BUDGET_CASES = [
+    ("waits that fit", [5, 5], [5.0, 5.0], [429, 429, 200]),
+    ("a wait that would pass the budget is not taken", [5, 12], [5.0], [429, 429]),
+    ("a wait that ends the budget exactly is taken", [15], [15.0], [429, 200]),
+    ("one wait past it", [16], [], [429]),
+]
+
+
+@pytest.mark.parametrize("retry_afters, waited, seen", [c[1:] for c in BUDGET_CASES],
+                         ids=[c[0] for c in BUDGET_CASES])
+def test_one_call_never_outlasts_its_budget(slack, retry_afters, waited, seen):
+    """A job renews its issue lock per step: a call must give up before the lock could lapse."""
+    waits = Waits()
+    for retry_after in retry_afters:
+        slack.inject_fault("chat.postMessage", 429, times=1, retry_after=retry_after)
+    client = client_for(slack, waits, budget=25.0, timeout=10.0, clock=Clock(waits))
+    if seen[-1] == 200:
+        assert client.post_message("#cab", "CAB at 14:00")["ts"] == FIRST_TS
+    else:
+        with pytest.raises(SlackRateLimited):
+            client.post_message("#cab", "CAB at 14:00")
+    assert (waits, [r.status for r in slack.requests]) == (waited, seen)
+
+
+def test_the_default_budget_leaves_two_calls_inside_the_issue_lock():
+    assert 2 * CALL_BUDGET_SECONDS < LOCK_SECONDS
 
 
 def test_5xx_on_an_idempotent_call_backs_off_exponentially_with_jitter(slack):
