@@ -10,7 +10,8 @@ from rules.cab_schedule import CabCalendar, next_meeting
 from rules.change_history import changelog_is_complete, parse_history
 from rules.change_request import ChangeRequest, fields_to_fetch, parse_change_request
 from rules.emergency_retrospective import (RetroDeadline, RetroState, entered_implemented,
-                                           flag_plan, retro_deadline)
+                                           flag_plan, flagged_in, retro_deadline)
+from rules.issue_record import PROPERTY_KEY, parse_record
 from rules.policy import StatusRole
 from worker import runtime as runtime_module
 from worker.runtime import Runtime
@@ -57,7 +58,8 @@ def maybe_flag_overdue(rt: Runtime, change: ChangeRequest, deadline: RetroDeadli
                        calendar: CabCalendar) -> str:
     """Label, comment and alert once for this change's move into Implemented; return the state.
 
-    A labelled change is left alone unless an earlier scan stopped halfway through flagging it.
+    Decided from our record on the issue (durable), not from Redis: a change flagged once is
+    left alone, whatever this Redis remembers, unless a scan stopped halfway through flagging.
     """
     assert deadline.implemented_at is not None
     entry = deadline.implemented_at.isoformat()
@@ -68,11 +70,18 @@ def maybe_flag_overdue(rt: Runtime, change: ChangeRequest, deadline: RetroDeadli
         if rt.redis.exists(marker):
             return RetroState.ALREADY_FLAGGED.value
         plan = session.stored_plan(plan_id)
-        if plan is None and deadline.state is RetroState.ALREADY_FLAGGED:
-            return RetroState.ALREADY_FLAGGED.value
-        plan = plan or flag_plan(change, deadline, next_meeting(calendar, now), policy=rt.policy,
-                                 calendar=calendar,
-                                 browse_url=f"{rt.settings.jira_base_url}/browse")
+        if plan is None:
+            # Decided from Jira, not from what this Redis remembers: our record on the issue.
+            issue = rt.jira.get_issue(change.key, fields=("labels",), properties=[PROPERTY_KEY])
+            record = parse_record((issue.get("properties") or {}).get(PROPERTY_KEY))
+            if (deadline.state is RetroState.ALREADY_FLAGGED
+                    or flagged_in(record, deadline.implemented_at)):
+                rt.redis.set(marker, now.isoformat(),
+                             ex=max(FLAGGED_TTL_SECONDS, MARKER_TTL_SECONDS))
+                return RetroState.ALREADY_FLAGGED.value
+            plan = flag_plan(change, deadline, next_meeting(calendar, now), record=record,
+                             at=now.isoformat(timespec="seconds"), policy=rt.policy,
+                             calendar=calendar, browse_url=f"{rt.settings.jira_base_url}/browse")
         session.carry_out(plan_id, plan, context)
         rt.redis.set(marker, now.isoformat(), ex=max(FLAGGED_TTL_SECONDS, MARKER_TTL_SECONDS))
     logger.info("retrospective overdue flagged", extra=context)

@@ -11,7 +11,8 @@ from .adf import document, mention, paragraph, text
 from .cab_schedule import CabCalendar, Meeting, when
 from .change_history import HistoryEntry
 from .change_request import ChangeRequest
-from .plan import AddComment, AddLabel, Plan, SlackAlert
+from .issue_record import AuditEntry, IssueRecord
+from .plan import AddComment, AddLabel, Plan, SlackAlert, WriteRecord
 from .policy import Category, FieldRole, Policy, StatusRole
 from .site_map import SiteMap
 
@@ -114,12 +115,32 @@ def overdue_alert(change: ChangeRequest, deadline: RetroDeadline, *, browse_url:
             "the issue; it heads the next CAB agenda.")
 
 
+FLAGGED_DECISION = "retrospective overdue"
+
+
+def flagged_in(record: IssueRecord, implemented_at: datetime) -> bool:
+    """Tell whether our record on the issue shows this stay in Implemented flagged already."""
+    since = f"in Implemented since {implemented_at.isoformat()}"
+    return any(entry.get("decision") == FLAGGED_DECISION and entry.get("detail") == since
+               for entry in record.audit)
+
+
 def flag_plan(change: ChangeRequest, deadline: RetroDeadline, next_one: Meeting | None, *,
-              policy: Policy, calendar: CabCalendar, browse_url: str) -> Plan:
-    """Return the steps that flag an overdue retrospective: label, comment, then Slack."""
+              record: IssueRecord, at: str, policy: Policy, calendar: CabCalendar,
+              browse_url: str) -> Plan:
+    """Return the steps that flag an overdue retrospective: label, comment, record, then Slack.
+
+    The record (on the issue, where it outlasts any Redis) says the alert is decided: written
+    before the alert, so no later scan alerts again, whatever Redis remembers.
+    """
+    assert deadline.implemented_at is not None and deadline.due_at is not None
+    entry = AuditEntry(at=at, decision=FLAGGED_DECISION, reason="retrospective_overdue",
+                       actor=None, from_status=None, to_status=None, changelog_id=None,
+                       detail=f"in Implemented since {deadline.implemented_at.isoformat()}")
     return Plan({"state": RetroState.OVERDUE.value}, (
         AddLabel(policy.retro_overdue_label),
         AddComment(overdue_comment(change, deadline, next_one, policy=policy, calendar=calendar)),
+        WriteRecord(record.with_entry(entry)),
         SlackAlert(policy.slack_channel, overdue_alert(change, deadline, browse_url=browse_url,
                                                        calendar=calendar)),
     ))

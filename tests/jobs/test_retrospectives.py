@@ -67,3 +67,20 @@ def test_a_scan_that_failed_halfway_resumes_without_repeating(jira, slack, runti
     assert jira.labels(late) == ["retro-overdue"] and jira.comments(late) == []
     assert scan_retrospectives(PAST_DUE, calendar=calendar, runtime=runtime) == {late: "overdue"}
     assert len(jira.comments(late)) == 1 and len(slack.messages) == 1
+
+
+def test_a_worker_on_an_emptied_redis_does_not_alert_again(jira, slack, runtime):
+    """The alert is decided from the record on the issue, not from what Redis remembers."""
+    calendar = cab_calendar(runtime.policy)
+    late = make_change(jira, "Hotfix the ledger", EMERGENCY, "Implemented", IMPLEMENTED)
+    assert scan_retrospectives(PAST_DUE, calendar=calendar, runtime=runtime) == {late: "overdue"}
+    # Redis loses everything of this namespace, and someone takes the label off by hand.
+    for key in runtime.redis.scan_iter(f"{runtime.settings.namespace}:*"):
+        runtime.redis.delete(key)
+    with jira.site.lock:
+        jira.site.issue(late).values["labels"] = []
+    assert scan_retrospectives(PAST_DUE, calendar=calendar, runtime=runtime) == {
+        late: "already_flagged"}
+    assert (len(jira.comments(late)), len(slack.messages)) == (1, 1)
+    assert [e["decision"] for e in jira.property(late, "changeguard")["audit"]] == [
+        "retrospective overdue"]

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import dataclasses
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
 from jobs.periodic import cab_calendar
-from rules.plan import AddComment, AddLabel, Plan, SlackAlert
+from rules.approvals import ApprovalState
+from rules.issue_record import IssueRecord, parse_record
+from rules.plan import AddComment, AddLabel, Plan, SlackAlert, WriteRecord
 from rules.adf import adf_to_text
 from rules.cab_schedule import next_meeting
 from rules.change_history import HistoryEntry
 from rules.emergency_retrospective import (RetroDeadline, RetroState, entered_implemented,
-                                           flag_plan, overdue_alert, overdue_comment, parse_jira_time,
+                                           flag_plan, flagged_in, overdue_alert, overdue_comment, parse_jira_time,
                                            retro_deadline)
 from rules.policy import FieldRole, StatusRole
 from worker.policy_file import load_policy
@@ -22,6 +24,7 @@ from .builders import SITE, STATUS_IDS, change
 
 POLICY = load_policy()
 CAL = cab_calendar(POLICY)
+AT_NOW = "2026-04-03T12:00:00+00:00"
 IMPLEMENTED = datetime(2026, 3, 30, 9, 12, tzinfo=timezone.utc)
 EMERGENCY = change("Emergency", status=StatusRole.IMPLEMENTED, commander="712020:ivan")
 
@@ -96,13 +99,21 @@ def test_slack_alert():
         "agenda.")
 
 
-def test_flagging_is_label_then_comment_then_slack():
+def test_flagging_is_label_comment_record_then_slack():
     meeting = next_meeting(CAL, at(49))
-    plan = flag_plan(EMERGENCY, DEADLINE, meeting, policy=POLICY, calendar=CAL,
-                     browse_url="https://x.atlassian.net/browse")
+    plan = flag_plan(EMERGENCY, DEADLINE, meeting, record=IssueRecord(), at=AT_NOW, policy=POLICY,
+                     calendar=CAL, browse_url="https://x.atlassian.net/browse")
+    since = f"in Implemented since {DEADLINE.implemented_at.isoformat()}"
     assert plan == Plan({"state": "overdue"}, (
         AddLabel("retro-overdue"),
         AddComment(overdue_comment(EMERGENCY, DEADLINE, meeting, policy=POLICY, calendar=CAL)),
+        WriteRecord({"approvals": ApprovalState().to_json(), "audit": [
+            {"at": AT_NOW, "decision": "retrospective overdue", "reason": "retrospective_overdue",
+             "actor": None, "from": None, "to": None, "changelog": None, "detail": since}]}),
         SlackAlert("#deployments", overdue_alert(EMERGENCY, DEADLINE, calendar=CAL,
                                                  browse_url="https://x.atlassian.net/browse")),
     ))
+    record = parse_record(plan.steps[2].value)
+    assert [flagged_in(record, DEADLINE.implemented_at),
+            flagged_in(record, DEADLINE.implemented_at + timedelta(days=1)),
+            flagged_in(IssueRecord(), DEADLINE.implemented_at)] == [True, False, False]
