@@ -26,6 +26,8 @@ if TYPE_CHECKING:  # openapi-core, under spec_check, is only needed when checks 
 
 logger = logging.getLogger(__name__)
 
+# A held request is answered after this long at most, released or not (a test that forgot it).
+HOLD_SECONDS = 120
 JSON_TYPE = "application/json;charset=UTF-8"
 _NOT_JSON = object()
 NOT_AUTHENTICATED = "You are not authenticated. Authentication required to perform this operation."
@@ -54,6 +56,9 @@ class Fault:
     status: int
     times: int
     retry_after: int | None
+    # Set: the request is held until this is set (``reached`` is set when it arrives), then failed.
+    release: threading.Event | None = None
+    reached: threading.Event | None = None
 
     def matches(self, method: str, path: str) -> bool:
         """Tell whether a request should get this fault."""
@@ -76,9 +81,11 @@ class SandboxApp:
         self._lock = threading.Lock()
 
     def inject_fault(self, method: str, path_regex: str, status: int, times: int = 1,
-                     retry_after: int | None = None) -> None:
-        """Make the next `times` matching requests fail with `status`."""
-        fault = Fault(method.upper(), re.compile(path_regex), status, times, retry_after)
+                     retry_after: int | None = None, release: threading.Event | None = None,
+                     reached: threading.Event | None = None) -> None:
+        """Make the next `times` matching requests fail with `status` (held until ``release``)."""
+        fault = Fault(method.upper(), re.compile(path_regex), status, times, retry_after,
+                      release, reached)
         with self._lock:
             self._faults.append(fault)
 
@@ -103,6 +110,10 @@ class SandboxApp:
             body = _NOT_JSON
         checked = spec_request is not None
         fault = self._take_fault(request.method, request.path)
+        if fault is not None and fault.release is not None:
+            assert fault.reached is not None
+            fault.reached.set()
+            fault.release.wait(HOLD_SECONDS)
         if fault is not None:
             status, answer, headers = self._fault_answer(fault)
             checked = False

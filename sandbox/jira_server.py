@@ -47,6 +47,23 @@ class SandboxRequestError(RuntimeError):
         self.body = body
 
 
+@dataclasses.dataclass(frozen=True)
+class HeldRequest:
+    """A request the sandbox holds: ``reached`` once it arrived; set ``released`` to answer it."""
+
+    reached: threading.Event
+    released: threading.Event
+
+    def wait_reached(self, timeout: float) -> None:
+        """Block until the held request has arrived (TimeoutError otherwise)."""
+        if not self.reached.wait(timeout):
+            raise TimeoutError(f"the held request did not arrive within {timeout:.0f} s")
+
+    def release(self) -> None:
+        """Let the sandbox answer the held request (with its fault status)."""
+        self.released.set()
+
+
 class SandboxJira:
     """A local Jira Cloud site (REST v3 subset, workflow, signed webhooks) for tests and demos."""
 
@@ -216,6 +233,17 @@ class SandboxJira:
                      retry_after: int | None = None) -> None:
         """Make the next `times` requests matching method ("*" for any) and path fail."""
         self._app.inject_fault(method, path_regex, status, times, retry_after)
+
+    def hold_next(self, method: str, path_regex: str, status: int = 503) -> HeldRequest:
+        """Hold the next matching request until released, then fail it with ``status``.
+
+        Its ``reached`` event tells the test the client is waiting on that very call: a
+        moment to act on (kill the worker) without racing a clock.
+        """
+        held = HeldRequest(threading.Event(), threading.Event())
+        self._app.inject_fault(method, path_regex, status, release=held.released,
+                               reached=held.reached)
+        return held
 
     def redeliver(self, identifier: str, new_identifier: bool = False) -> int | None:
         """Send an earlier webhook again now, as Jira's retry would (or as a new delivery)."""
