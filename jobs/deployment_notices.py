@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import json
 import logging
-from collections.abc import Iterator
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -19,7 +17,7 @@ from rules.policy import FieldRole
 from worker import runtime as runtime_module
 from worker.runtime import Runtime
 
-from .issue_session import LOCK_SECONDS, MARKER_TTL_SECONDS
+from .issue_session import MARKER_TTL_SECONDS, issue_session
 
 logger = logging.getLogger(__name__)
 
@@ -31,7 +29,7 @@ def announce_deployment(issue_key: str, changelog_id: str, to_status_id: str, *,
     move = int(changelog_id)
     context = {"issue_key": issue_key, "changelog_id": move}
     marker_key = rt.settings.key("notice", issue_key, str(move))
-    with _notice_lock(rt, issue_key):
+    with issue_session(rt, issue_key, lane="notice"):
         # One read: fields, the stored messages, and the changelog (who made the move).
         issue = rt.jira.get_issue(issue_key, fields=fields_to_fetch(rt.site),
                                   properties=[PROPERTY_KEY], expand=["changelog"])
@@ -78,7 +76,7 @@ def update_outcome(issue_key: str, *, runtime: Runtime | None = None) -> dict[st
     """Edit the "implemented" message to show the change's Outcome, once per Outcome value."""
     rt = runtime or runtime_module.current()
     context = {"issue_key": issue_key}
-    with _notice_lock(rt, issue_key):
+    with issue_session(rt, issue_key, lane="notice"):
         issue = rt.jira.get_issue(issue_key, fields=fields_to_fetch(rt.site),
                                   properties=[PROPERTY_KEY])
         change = parse_change_request(issue, rt.site)
@@ -99,14 +97,6 @@ def update_outcome(issue_key: str, *, runtime: Runtime | None = None) -> dict[st
                                      finished=dataclasses.replace(finished, outcome=outcome))
         rt.jira.set_issue_property(issue_key, PROPERTY_KEY, record.to_json())
         return {"action": action.value, "outcome": outcome}
-
-
-@contextlib.contextmanager
-def _notice_lock(rt: Runtime, issue_key: str) -> Iterator[None]:
-    # Not the enforcement lock: a notice waits for other notices of the issue, not for judging.
-    with rt.redis.lock(rt.settings.key("lock", "notice", issue_key), timeout=LOCK_SECONDS,
-                       blocking_timeout=LOCK_SECONDS):
-        yield
 
 
 def _post(rt: Runtime, message: SlackText, thread: PostedMessage | None) -> dict[str, str]:

@@ -143,10 +143,16 @@ class IssueSession:
 
 
 @contextlib.contextmanager
-def issue_session(rt: Runtime, issue_key: str) -> Iterator[IssueSession]:
-    """Hold the issue's lock, so two workers never act on the same issue at once."""
-    with rt.redis.lock(rt.settings.key("lock", issue_key), timeout=LOCK_SECONDS,
-                       blocking_timeout=LOCK_SECONDS) as lock:
+def issue_session(rt: Runtime, issue_key: str, *, lane: str | None = None
+                  ) -> Iterator[IssueSession]:
+    """Hold the issue's lock, so two workers never act on the same issue at once.
+
+    A ``lane`` is a lock of its own: work in it (Slack notices) waits for other work in the same
+    lane of the issue, not for enforcement.
+    """
+    name = rt.settings.key("lock", issue_key) if lane is None else rt.settings.key(
+        "lock", lane, issue_key)
+    with rt.redis.lock(name, timeout=LOCK_SECONDS, blocking_timeout=LOCK_SECONDS) as lock:
         yield IssueSession(rt, issue_key, lock)
 
 
