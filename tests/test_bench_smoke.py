@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 ROWS = (
     "Webhook ack throughput (req/s)",
@@ -26,6 +28,7 @@ ROWS = (
 )
 
 
+@pytest.mark.e2e  # webhooks through gunicorn, Redis and RQ worker processes: 17 s
 def test_quick_bench_writes_every_row(tmp_path):
     output = tmp_path / "BENCHMARKS.md"
     subprocess.run([sys.executable, "-m", "bench", "--quick", "--output", str(output)],

@@ -12,6 +12,8 @@ from hypothesis import strategies as st
 from rq import Queue
 
 from jobs.issue_session import iso_from_ms
+from rules.job_names import transition_job_id
+from tests.fixture_files import load_fixture
 from webhooks.app import create_app
 from webhooks.events import ISSUE_KEY, MalformedEvent, parse_body
 from webhooks.routes import ENFORCE_EDIT, ENFORCE_TRANSITION, UPDATE_OUTCOME
@@ -32,6 +34,8 @@ EVENTS = ["jira:issue_updated", "jira:issue_created", "jira:issue_deleted", "com
           "comment_updated", "issuelink_created", "sprint_started", ""]
 FIELDS = ["status", "Status", "Rollback Plan", "Outcome", "Deployment Plan", "description",
           "customfield_10050", "resolution"]
+# The parser's range for epoch-millisecond timestamps: 2000-01-01 and 2100-01-01.
+FIRST_MS, LAST_MS = 946_684_800_000, 4_102_444_800_000
 CONTENT_TYPES = ["application/json", "application/json; charset=utf-8", "text/plain",
                  "application/x-www-form-urlencoded", "multipart/form-data; boundary=x",
                  "application/octet-stream", None]
@@ -66,8 +70,11 @@ valid = st.fixed_dictionaries({
     "webhookEvent": st.one_of(st.sampled_from(["jira:issue_updated", "jira:issue_created"]),
                               st.sampled_from(["jira:issue_updated", "jira:issue_created"]),
                               st.sampled_from(EVENTS), st.text(max_size=20)),
-    "timestamp": st.one_of(*[st.integers(min_value=0, max_value=2 * 10**12)] * 3,
-                           st.integers(min_value=-(2**63), max_value=2**63)),
+    # Mostly timestamps the parser accepts, so that examples reach the checks after it: one_of
+    # over a range from 0 drew mostly small, refused ones. EDGES below has the boundaries.
+    "timestamp": st.sampled_from([True, True, True, False]).flatmap(
+        lambda accepted: st.integers(min_value=FIRST_MS, max_value=LAST_MS) if accepted
+        else st.integers(min_value=-(2**63), max_value=2**63)),
     "issue": st.fixed_dictionaries({
         "key": issue_keys,
         "fields": st.fixed_dictionaries({"issuetype": st.fixed_dictionaries({
@@ -193,47 +200,91 @@ def test_signed_payloads_never_fail_and_never_enqueue_garbage(endpoint, payload)
                                     "X-Hub-Signature": sign(SECRET, body)})
 
 
-@settings(max_examples=300, derandomize=True, deadline=None, database=None)
-@given(body=bodies)
-def test_parser_raises_nothing_but_malformed_event(body):
+def check_parse(body: bytes) -> None:
+    """Parse ``body``: it is refused with MalformedEvent, or parsed into what routing relies on."""
     try:
         event = parse_body(body)
     except MalformedEvent:
         return
+    # One assertion per check of the parser, so that removing the check fails the fuzz.
     assert isinstance(event.webhook_event, str) and event.webhook_event
+    assert FIRST_MS <= event.timestamp <= LAST_MS
     assert event.issue_key is None or ISSUE_KEY.fullmatch(event.issue_key)
+    assert event.changelog_id is None or re.fullmatch(r"[0-9]+", event.changelog_id)
+    assert event.status_change is None or (event.changelog_id is not None
+                                           and isinstance(event.status_change.to_id, str)
+                                           and event.status_change.to_id)
 
 
-def post_signed(endpoint, body: bytes) -> tuple[int, list[str]]:
-    """Post a signed JSON delivery; return the status code and the queued job ids."""
+@settings(max_examples=300, derandomize=True, deadline=None, database=None)
+@given(body=bodies)
+def test_parser_raises_nothing_but_malformed_event(body):
+    check_parse(body)
+
+
+@settings(max_examples=300, derandomize=True, deadline=None, database=None)
+@given(payload=payloads())
+def test_parser_accepts_only_what_it_promises(payload):
+    check_parse(json.dumps(payload).encode())
+
+
+def post_signed(endpoint, body: bytes) -> tuple[int, dict, list[str]]:
+    """Post a signed JSON delivery; return the status code, the JSON answer and the queued job ids."""
     client, queue, _ = endpoint
     response = client.post("/webhooks/jira", data=body, headers={
         "Content-Type": "application/json", "X-Hub-Signature": sign(SECRET, body)})
-    return response.status_code, queue.job_ids
+    return response.status_code, response.json, queue.job_ids
 
 
-def transition_with_changelog_id(changelog_id) -> bytes:
-    """Return a Change Request's status change to Awaiting Approval with this changelog id."""
-    return json.dumps({
-        "webhookEvent": "jira:issue_updated", "timestamp": 0,
-        "issue": {"key": "CHG-7", "fields": {"issuetype": {"name": "Change Request"}}},
-        "changelog": {"id": changelog_id,
-                      "items": [{"fieldId": "status", "field": "status", "from": "10001",
-                                 "to": "10002"}]},
-        "user": {"accountId": "712020:alice"}}).encode()
+def transition(**changes) -> bytes:
+    """Return the Change Request's move to Awaiting Approval, with top-level keys replaced."""
+    return json.dumps({**load_fixture("issue_updated_status_to_awaiting_approval"),
+                       **changes}).encode()
 
 
-def test_non_digit_changelog_id_is_not_enqueued(endpoint):
-    body = transition_with_changelog_id("A")
-    assert post_signed(endpoint, body) == (400, [])
+def with_changelog_id(changelog_id) -> bytes:
+    """Return the same move with this changelog id: only the changelog-id check can refuse it."""
+    changelog = load_fixture("issue_updated_status_to_awaiting_approval")["changelog"]
+    return transition(changelog={**changelog, "id": changelog_id})
 
 
-def test_changelog_id_outside_job_id_characters_is_a_400(endpoint):
-    body = transition_with_changelog_id(":")
-    assert post_signed(endpoint, body) == (400, [])
+def refused(reason: str) -> tuple[int, dict, list[str]]:
+    return 400, {"error": reason}, []
 
 
-def test_timestamp_out_of_range_is_not_enqueued(endpoint):
-    body = json.dumps({**json.loads(transition_with_changelog_id("20107")),
-                       "timestamp": 10**15}).encode()
-    assert post_signed(endpoint, body) == (400, [])
+def enqueued(namespace: str, changelog_id: str) -> tuple[int, dict, list[str]]:
+    job_id = transition_job_id(namespace, "CHG-7", changelog_id)
+    return 202, {"status": "enqueued", "job_ids": [job_id]}, [job_id]
+
+
+# Each refused row differs from an accepted row only in the value its check judges, so a row
+# fails if that check is removed: the delivery would be enqueued instead of refused.
+EDGES = [
+    ("changelog-id-digits", with_changelog_id("20107"), lambda ns: enqueued(ns, "20107")),
+    ("changelog-id-integer", with_changelog_id(20107), lambda ns: enqueued(ns, "20107")),
+    ("changelog-id-letter", with_changelog_id("A"),
+     lambda ns: refused("changelog.id 'A' is not a number")),
+    ("changelog-id-outside-job-id-characters", with_changelog_id(":"),
+     lambda ns: refused("changelog.id ':' is not a number")),
+    ("changelog-id-negative", with_changelog_id(-1),
+     lambda ns: refused("changelog.id '-1' is not a number")),
+    ("changelog-id-long", with_changelog_id("7" * 20 + "x" * 40),
+     lambda ns: refused(f"changelog.id {'7' * 20 + 'x' * 20!r} is not a number")),
+    ("status-change-without-changelog-id", with_changelog_id(None),
+     lambda ns: refused("changelog.id is missing on a status change")),
+    ("timestamp-first-ms", transition(timestamp=FIRST_MS), lambda ns: enqueued(ns, "20107")),
+    ("timestamp-last-ms", transition(timestamp=LAST_MS), lambda ns: enqueued(ns, "20107")),
+    ("timestamp-before-2000", transition(timestamp=FIRST_MS - 1),
+     lambda ns: refused("timestamp 946684799999 is not epoch milliseconds of this century")),
+    ("timestamp-after-2100", transition(timestamp=LAST_MS + 1),
+     lambda ns: refused("timestamp 4102444800001 is not epoch milliseconds of this century")),
+    ("timestamp-out-of-range", transition(timestamp=10**15),
+     lambda ns: refused("timestamp 1000000000000000 is not epoch milliseconds of this century")),
+    ("timestamp-zero", transition(timestamp=0),
+     lambda ns: refused("timestamp 0 is not epoch milliseconds of this century")),
+]
+
+
+@pytest.mark.parametrize(("body", "expected"), [e[1:] for e in EDGES], ids=[e[0] for e in EDGES])
+def test_edge_is_refused_by_the_check_it_names(endpoint, namespace, body, expected):
+    assert post_signed(endpoint, body) == expected(namespace)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from rq import Queue
 
@@ -9,6 +11,17 @@ from sandbox.jira_server import SandboxJira
 from worker.runtime import connect_redis
 
 from .harness import SECRET, WebServer, WorkerProcess, settings_for
+
+E2E_DIR = Path(__file__).parent
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects: a new file here is marked without a line
+def pytest_collection_modifyitems(items):
+    """Mark every test under tests/e2e/ with ``e2e``, so `-m "not e2e"` leaves them all out."""
+    # A conftest's collection hook sees the whole session's items, not only this directory's.
+    for item in items:
+        if E2E_DIR in item.path.parents:
+            item.add_marker(pytest.mark.e2e)
 
 
 @pytest.fixture

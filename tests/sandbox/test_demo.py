@@ -33,6 +33,7 @@ def run_demo(env: dict[str, str]) -> tuple[int, str, str]:
     return demo.returncode, stdout, stderr
 
 
+@pytest.mark.e2e  # the whole demo: gunicorn, an RQ worker and a Redis as child processes
 @pytest.mark.timeout(DEMO_DEADLINE_SECONDS + 60)
 def test_demo_walkthrough_shows_the_blocked_and_the_accepted_move():
     env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}  # embedded Redis

@@ -10,11 +10,14 @@ from rq import Queue
 from rq.job import Job
 
 from tests.fixture_files import load_fixture
+from tests.redis_cut import RedisCut
+from webhooks import enqueue
 from webhooks.app import create_app
 from webhooks.router import JobRequest, Router
 from webhooks.routes import ENFORCE_TRANSITION
 from webhooks.signature import sign
 from sandbox.embedded_redis import EmbeddedRedis
+from worker.logging_setup import JsonFormatter
 from worker.settings import Settings, SettingsError
 
 SECRET = "s3cret-for-tests"
@@ -312,6 +315,78 @@ def test_app_survives_a_redis_restart(namespace):
         assert response.status_code == 202
         with contextlib.closing(redis.Redis.from_url(server.url)) as conn:
             assert Queue(namespace, connection=conn).job_ids == [transition_job_id(namespace)]
+
+
+def errors_logged(caplog):
+    return [(r.levelno, r.getMessage()) for r in caplog.records if r.name == "webhooks.views"]
+
+
+def test_redis_lost_while_enqueueing_is_503_and_the_redelivery_is_not_lost(
+        redis_url, namespace, queue, conn, client, caplog):
+    # The delivery is claimed through the proxy; the enqueue's commands name rq:job:… and are cut.
+    with RedisCut(redis_url, b"rq:job:") as cut:
+        flaky = create_app(make_settings(redis_url, namespace), redis_client=enqueue.connect(cut.url))
+        with caplog.at_level(logging.ERROR, logger="webhooks.views"):
+            refused = deliver(flaky.test_client(), body_of(TRANSITION))
+    released = conn.exists(f"{namespace}:delivery:{DELIVERY}")
+    redelivered = deliver(client, body_of(TRANSITION))
+
+    assert (refused.status_code, refused.headers["Retry-After"], refused.json) == (
+        503, "30", {"error": "queue unavailable, retry"})
+    assert cut.cuts == 2  # the client's one retry on a fresh connection is cut too
+    assert errors_logged(caplog) == [(logging.ERROR, "webhook queue unavailable")]
+    assert released == 0
+    assert (redelivered.status_code, queued(queue)) == (202, [(ENFORCE_TRANSITION, TRANSITION_KWARGS)])
+
+
+def test_redis_dying_while_enqueueing_is_503_and_the_unreleased_delivery_is_logged(
+        redis_url, namespace, queue, conn, caplog):
+    with RedisCut(redis_url, b"rq:job:", then_down=True) as cut:
+        dying = create_app(make_settings(redis_url, namespace), redis_client=enqueue.connect(cut.url))
+        with caplog.at_level(logging.ERROR, logger="webhooks.views"):
+            refused = deliver(dying.test_client(), body_of(TRANSITION))
+
+    assert (refused.status_code, refused.json) == (503, {"error": "queue unavailable, retry"})
+    assert errors_logged(caplog) == [(logging.ERROR, "webhook delivery not released"),
+                                     (logging.ERROR, "webhook queue unavailable")]
+    # Jira's redelivery will be answered "duplicate" until the key expires: the reconciliation
+    # sweep, not the webhook, then enforces this move.
+    assert (conn.exists(f"{namespace}:delivery:{DELIVERY}"), queue.job_ids) == (1, [])
+
+
+@pytest.fixture
+def root_logging():
+    """Restore the root logger after a test that lets create_app() configure logging."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield root
+    root.handlers[:] = handlers
+    root.setLevel(level)
+    logging.getLogger("atlassian").setLevel(logging.NOTSET)
+
+
+def test_without_settings_the_app_reads_the_environment_and_configures_logging(
+        monkeypatch, root_logging, redis_url, namespace, queue):
+    environment = {
+        "JIRA_BASE_URL": "https://example.atlassian.net", "JIRA_EMAIL": "changeguard@example.com",
+        "JIRA_API_TOKEN": "api-token", "JIRA_WEBHOOK_SECRET": SECRET, "REDIS_URL": redis_url,
+        "CHANGEGUARD_NAMESPACE": namespace, "LOG_LEVEL": "warning", "LOG_FORMAT": "json",
+    }
+    for name in ("SLACK_BOT_TOKEN", "SLACK_API_URL", "SLACK_SIGNING_SECRET", "CHANGEGUARD_POLICY",
+                 "CHANGEGUARD_CALENDAR_TOKEN", "CHANGEGUARD_PERIODIC", "CHANGEGUARD_SWEEP_MINUTES",
+                 "CHANGEGUARD_MAX_WEBHOOK_BYTES", "CHANGEGUARD_ALLOW_UNSIGNED_WEBHOOKS"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+
+    app = create_app()
+    response = deliver(app.test_client(), body_of(TRANSITION))
+
+    assert app.extensions["changeguard"].settings == make_settings(
+        redis_url, namespace, log_level="WARNING", log_format="json")
+    assert (root_logging.level, [type(h.formatter) for h in root_logging.handlers]) == (
+        logging.WARNING, [JsonFormatter])
+    assert (response.status_code, queue.job_ids) == (202, [transition_job_id(namespace)])
 
 
 def crashing_router():

@@ -140,6 +140,16 @@ VARIANTS = [
     ("first-status-item-counts", with_items(STATUS_ITEM, {**STATUS_ITEM, "from": "10002", "to": "10003"}),
      {"changed_field_ids": ("status", "status"), "changed_field_names": ("status", "status")}),
     ("no-fields", status_update(issue={"key": "CHG-7"}), {"issue_type_name": None}),
+    ("fieldid-only", with_items({"fieldId": "status", "from": "10001", "to": "10002"}),
+     {"changed_field_names": ()}),
+    ("edit-without-changelog-id", with_items({"fieldId": "description", "field": "description"},
+                                             changelog_id=None),
+     {"changelog_id": None, "status_change": None, "changed_field_ids": ("description",),
+      "changed_field_names": ("description",)}),
+    ("comment-author-is-the-actor", status_update(user=None, comment={"author": {"accountId": "a-1"}}),
+     {"actor_account_id": "a-1"}),
+    ("comment-without-author", status_update(user=None, comment={"id": "10050"}),
+     {"actor_account_id": None}),
 ]
 
 
@@ -205,6 +215,13 @@ MALFORMED = [
     ("status-without-changelog-id", with_items(STATUS_ITEM, changelog_id=None), "changelog.id is missing on a status change"),
     ("changelog-id-float", with_items(STATUS_ITEM, changelog_id=1.5),
      "changelog.id must be an id (string or integer), got a number"),
+    ("changelog-id-not-a-number", with_items(STATUS_ITEM, changelog_id="20107a"),
+     "changelog.id '20107a' is not a number"),
+    ("changelog-id-negative", with_items(STATUS_ITEM, changelog_id=-20107),
+     "changelog.id '-20107' is not a number"),
+    ("changelog-id-empty", with_items(STATUS_ITEM, changelog_id=""), "changelog.id must not be empty"),
+    ("changelog-id-not-a-number-without-status", with_items({"fieldId": "description"}, changelog_id="x"),
+     "changelog.id 'x' is not a number"),
 ]
 
 

@@ -91,3 +91,19 @@ def test_material_edits_enqueue_the_approval_check(name, jobs):
 )
 def test_listed_events_are_ignored(webhook_event):
     assert router.skip_reason(webhook_event) == f"event {webhook_event} is ignored"
+
+
+def without_changelog_id(name):
+    payload = load_fixture(name)
+    return {**payload, "changelog": {k: v for k, v in payload["changelog"].items() if k != "id"}}
+
+
+@pytest.mark.parametrize("name", [
+    "issue_updated_change_request_rollback_plan_edit",
+    "issue_updated_change_request_outcome_set",
+], ids=["material-edit", "outcome-set"])
+def test_edit_without_changelog_id_enqueues_nothing(name):
+    # Every job id is derived from the changelog id: without one, no job could be deduplicated.
+    event = parse_body(json.dumps(without_changelog_id(name)).encode())
+
+    assert (event.changelog_id, router.dispatch(event, CONTEXT)) == (None, ())

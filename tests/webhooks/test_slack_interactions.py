@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import time
 from urllib.parse import urlencode
 
@@ -11,6 +12,7 @@ import redis
 from rq import Queue
 from rq.job import Job
 
+from tests.redis_cut import RedisCut
 from webhooks import enqueue
 from webhooks.app import create_app
 from webhooks.slack_signature import SignatureCheck as C, check_signature, sign
@@ -168,3 +170,43 @@ def test_a_body_over_the_limit_gets_413(redis_url, namespace, queue):
     client = app_for(redis_url, namespace, max_webhook_bytes=100).test_client()
     assert post(client, payload()).status_code == 413
     assert queue.job_ids == []
+
+
+CUTS = [
+    # (id, then_down, replay keys left, what is logged at ERROR)
+    ("redis lost while enqueueing: the signature is released for Slack's retry", False, 0,
+     ["slack interaction queue unavailable"]),
+    ("redis dead while enqueueing: the unreleased signature is logged", True, 1,
+     ["slack signature not released", "slack interaction queue unavailable"]),
+]
+
+
+@pytest.mark.parametrize("then_down, left, logged", [c[1:] for c in CUTS], ids=[c[0] for c in CUTS])
+def test_redis_cut_while_enqueueing_answers_503(redis_url, namespace, queue, caplog,
+                                                then_down, left, logged):
+    body, timestamp = payload(), str(int(time.time()))
+    # The replay key is set through the proxy; the enqueue's commands name rq:job:… and are cut.
+    with RedisCut(redis_url, b"rq:job:", then_down=then_down) as cut:
+        app = create_app(make_settings(redis_url, namespace, slack_signing_secret=SIGNING),
+                         redis_client=enqueue.connect(cut.url))
+        with caplog.at_level(logging.ERROR, logger="webhooks.slack_interactions"):
+            response = post(app.test_client(), body, timestamp=timestamp)
+
+    assert (response.status_code, response.json) == (503, {"error": "queue unavailable, retry"})
+    assert len(list(queue.connection.scan_iter(match=f"{namespace}:slack-signature:*"))) == left
+    assert [r.getMessage() for r in caplog.records
+            if r.name == "webhooks.slack_interactions"] == logged
+    assert queue.job_ids == []
+
+
+def test_after_a_lost_enqueue_slacks_retry_is_enqueued(redis_url, namespace, queue, client):
+    body, timestamp = payload(), str(int(time.time()))
+    with RedisCut(redis_url, b"rq:job:") as cut:
+        app = create_app(make_settings(redis_url, namespace, slack_signing_secret=SIGNING),
+                         redis_client=enqueue.connect(cut.url))
+        refused = post(app.test_client(), body, timestamp=timestamp)
+
+    retried = post(client, body, timestamp=timestamp)
+
+    assert (refused.status_code, retried.status_code) == (503, 200)
+    assert queue.job_ids == [f"{namespace}-slack-CHG-7-approve-U0DANA-1764583200_000100"]

@@ -149,6 +149,7 @@ def test_web_refuses_to_start_without_a_webhook_secret(jira, redis_url, extra, m
     assert (result.returncode, result.stdout, result.stderr) == (2, "", message + "\n")
 
 
+@pytest.mark.e2e  # gunicorn in a child process, answering over HTTP: 3 s a row
 @pytest.mark.parametrize("extra", [
     {"JIRA_WEBHOOK_SECRET": "web webhook secret"},
     {"CHANGEGUARD_ALLOW_UNSIGNED_WEBHOOKS": "true"},
