@@ -1,4 +1,4 @@
-"""Enqueue chosen jobs exactly once per Jira delivery: dedupe by delivery id, unique job ids."""
+"""Enqueue chosen jobs exactly once per Jira delivery: unique job ids, then the delivery noted."""
 
 from __future__ import annotations
 
@@ -32,15 +32,17 @@ def delivery_id(identifier: str | None, body: bytes) -> str:
     return identifier or "sha256-" + hashlib.sha256(body).hexdigest()
 
 
-def claim_delivery(connection: redis.Redis, settings: Settings, delivery: str) -> bool:
-    """Record ``delivery`` as seen; return False if it was already (Jira redelivered it)."""
-    key = settings.key("delivery", delivery)
-    return bool(connection.set(key, b"1", nx=True, ex=DELIVERY_TTL))
+def delivery_seen(connection: redis.Redis, settings: Settings, delivery: str) -> bool:
+    """Tell whether ``delivery`` was enqueued already (Jira redelivered it)."""
+    return bool(connection.exists(settings.key("delivery", delivery)))
 
 
-def release_delivery(connection: redis.Redis, settings: Settings, delivery: str) -> None:
-    """Forget ``delivery`` so that Jira's redelivery of it is processed again."""
-    connection.delete(settings.key("delivery", delivery))
+def remember_delivery(connection: redis.Redis, settings: Settings, delivery: str) -> None:
+    """Note ``delivery`` as enqueued, so that a redelivery is answered "duplicate" at once.
+
+    Called only after its jobs are enqueued: a delivery is never remembered without its jobs.
+    """
+    connection.set(settings.key("delivery", delivery), b"1", ex=DELIVERY_TTL)
 
 
 def enqueue_jobs(queue: Queue, jobs: Iterable[JobRequest]) -> list[str]:

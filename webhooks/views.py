@@ -93,28 +93,27 @@ def jira_webhook() -> ResponseReturnValue:
         count(svc.redis, svc.settings, "webhooks_ignored")
         return jsonify(status="ignored", reason=reason), 200
 
+    # The jobs first, then the note that this delivery is done: whatever fails in between, Jira's
+    # redelivery finds the jobs (unique ids make a second enqueue a no-op), never a note alone.
     try:
-        claimed = enqueue.claim_delivery(svc.redis, svc.settings, delivery)
-    except REDIS_DOWN:
-        logger.error("webhook queue unavailable", extra=log, exc_info=True)
-        count(svc.redis, svc.settings, "webhooks_failed", reason="queue_unavailable")
-        return _queue_unavailable()
-    if not claimed:
-        logger.info("webhook duplicate", extra=log)
-        count(svc.redis, svc.settings, "webhooks_deduped")
-        return jsonify(status="duplicate"), 200
-    try:
+        if enqueue.delivery_seen(svc.redis, svc.settings, delivery):
+            logger.info("webhook duplicate", extra=log)
+            count(svc.redis, svc.settings, "webhooks_deduped")
+            return jsonify(status="duplicate"), 200
         job_ids = enqueue.enqueue_jobs(svc.queue, jobs)
     except REDIS_DOWN:
-        _forget(svc, delivery, log)
         logger.error("webhook queue unavailable", extra=log, exc_info=True)
         count(svc.redis, svc.settings, "webhooks_failed", reason="queue_unavailable")
         return _queue_unavailable()
     except Exception:
-        _forget(svc, delivery, log)
         logger.exception("webhook enqueue failed", extra=log)
         count(svc.redis, svc.settings, "webhooks_failed", reason="enqueue")
         return _error(500, "enqueue failed")
+    try:
+        enqueue.remember_delivery(svc.redis, svc.settings, delivery)
+    except REDIS_DOWN:
+        # The jobs are queued: a redelivery will only find them there.
+        logger.warning("webhook delivery not remembered", extra=log, exc_info=True)
     logger.info("webhook enqueued", extra={**log, "job_ids": job_ids})
     count(svc.redis, svc.settings, "webhooks_enqueued")
     return jsonify(status="enqueued", job_ids=job_ids), 202
@@ -135,14 +134,6 @@ def _skip_reason(event: JiraEvent, svc: Services) -> str | None:
     if reason is None and event.issue_type_name != svc.policy.scope_issue_type:
         reason = f"issue type {event.issue_type_name!r} is not {svc.policy.scope_issue_type!r}"
     return reason
-
-
-def _forget(svc: Services, delivery: str, log: dict[str, Any]) -> None:
-    # Without this, Jira's redelivery would be answered "duplicate" and the event lost.
-    try:
-        enqueue.release_delivery(svc.redis, svc.settings, delivery)
-    except REDIS_DOWN:
-        logger.error("webhook delivery not released", extra=log, exc_info=True)
 
 
 def _queue_unavailable() -> ResponseReturnValue:

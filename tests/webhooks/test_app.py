@@ -339,19 +339,38 @@ def test_redis_lost_while_enqueueing_is_503_and_the_redelivery_is_not_lost(
     assert (redelivered.status_code, queued(queue)) == (202, [(ENFORCE_TRANSITION, TRANSITION_KWARGS)])
 
 
-def test_redis_dying_while_enqueueing_is_503_and_the_unreleased_delivery_is_logged(
-        redis_url, namespace, queue, conn, caplog):
+def test_redis_dying_while_enqueueing_is_503_and_the_redelivery_is_enqueued(
+        redis_url, namespace, queue, conn, client, caplog):
     with RedisCut(redis_url, b"rq:job:", then_down=True) as cut:
         dying = create_app(make_settings(redis_url, namespace), redis_client=enqueue.connect(cut.url))
         with caplog.at_level(logging.ERROR, logger="webhooks.views"):
             refused = deliver(dying.test_client(), body_of(TRANSITION))
+    remembered = conn.exists(f"{namespace}:delivery:{DELIVERY}")
+    redelivered = deliver(client, body_of(TRANSITION))
 
     assert (refused.status_code, refused.json) == (503, {"error": "queue unavailable, retry"})
-    assert errors_logged(caplog) == [(logging.ERROR, "webhook delivery not released"),
-                                     (logging.ERROR, "webhook queue unavailable")]
-    # Jira's redelivery will be answered "duplicate" until the key expires: the reconciliation
-    # sweep, not the webhook, then enforces this move.
-    assert (conn.exists(f"{namespace}:delivery:{DELIVERY}"), queue.job_ids) == (1, [])
+    assert errors_logged(caplog) == [(logging.ERROR, "webhook queue unavailable")]
+    # Nothing noted the delivery as done: Jira's redelivery, once Redis is back, is enqueued.
+    assert remembered == 0
+    assert (redelivered.status_code, queued(queue)) == (202, [(ENFORCE_TRANSITION, TRANSITION_KWARGS)])
+
+
+def test_redis_dying_after_the_enqueue_is_202_and_a_redelivery_adds_no_job(
+        redis_url, namespace, queue, conn, client, caplog):
+    key = f"{namespace}:delivery:{DELIVERY}"
+    noting = f"SET\r\n${len(key)}\r\n{key}".encode()  # the command that notes the delivery
+    with RedisCut(redis_url, noting, then_down=True) as cut:
+        dying = create_app(make_settings(redis_url, namespace), redis_client=enqueue.connect(cut.url))
+        with caplog.at_level(logging.WARNING, logger="webhooks.views"):
+            accepted = deliver(dying.test_client(), body_of(TRANSITION))
+    redelivered = deliver(client, body_of(TRANSITION))
+
+    assert (accepted.status_code, accepted.json) == (
+        202, {"status": "enqueued", "job_ids": [transition_job_id(namespace)]})
+    assert cut.cuts == 1
+    assert errors_logged(caplog) == [(logging.WARNING, "webhook delivery not remembered")]
+    # The redelivery finds the job queued already: still one job.
+    assert (redelivered.status_code, queued(queue)) == (202, [(ENFORCE_TRANSITION, TRANSITION_KWARGS)])
 
 
 @pytest.fixture
@@ -421,7 +440,7 @@ def bad_job_router():
     return router
 
 
-def test_failed_enqueue_releases_the_delivery_for_redelivery(redis_url, namespace, queue, conn):
+def test_failed_enqueue_leaves_the_delivery_open_for_redelivery(redis_url, namespace, queue, conn):
     broken = create_app(make_settings(redis_url, namespace), router=bad_job_router()).test_client()
     fixed = create_app(make_settings(redis_url, namespace)).test_client()
 
