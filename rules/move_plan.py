@@ -7,6 +7,7 @@ import dataclasses
 from .approvals import ApprovalState, ApprovalVerdict
 from .change_request import ChangeRequest
 from .issue_record import AuditEntry, IssueRecord, parse_record
+from .job_names import JobName
 from .material_edit import EditDecision, EditVerdict
 from .move_comments import MoveContext, comment_for_move, comment_for_withdrawal, violation_alert
 from .plan import AddComment, AddLabel, FollowUp, Plan, Revert, SlackAlert, Step, WriteRecord
@@ -81,14 +82,14 @@ def _follow_ups(facts: MoveFacts, policy: Policy, site: SiteMap) -> tuple[Step, 
     key, move = facts.issue_key, facts.move
     role = site.status_role(move.to_status_id)
     if role in (StatusRole.IMPLEMENTING, StatusRole.IMPLEMENTED):
-        return (FollowUp("jobs.deployment_notices.announce_deployment",
+        return (FollowUp(JobName.ANNOUNCE_DEPLOYMENT,
                          f"notice-{key}-{move.changelog_id}",
                          {"issue_key": key, "changelog_id": str(move.changelog_id),
                           "to_status_id": move.to_status_id}),)
     emergency = (policy.category_of(facts.change.option(FieldRole.CATEGORY))
                  is Category.EMERGENCY)
     if role is StatusRole.AWAITING_APPROVAL and emergency:
-        return (FollowUp("jobs.slack_approvals.request_emergency_approval",
+        return (FollowUp(JobName.REQUEST_EMERGENCY_APPROVAL,
                          f"slack-request-{key}-{move.changelog_id}", {"issue_key": key}),)
     return ()
 

@@ -6,6 +6,8 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
+from .job_names import JobName
+
 
 @dataclasses.dataclass(frozen=True)
 class Revert:
@@ -55,9 +57,13 @@ class FollowUp:
     """Enqueue a job the decision sets off (a Slack notice, an approval request), once by its id."""
 
     kind: ClassVar[str] = "follow_up"
-    func: str
+    func: JobName
     job_id: str
     kwargs: Mapping[str, Any]
+
+    def __post_init__(self) -> None:
+        # Read back from JSON, the name is a plain string: an unknown one is refused here.
+        object.__setattr__(self, "func", JobName(self.func))
 
 
 Step = Revert | AddLabel | AddComment | WriteRecord | SlackAlert | FollowUp

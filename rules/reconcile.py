@@ -8,7 +8,7 @@ from typing import Any
 
 from .change_history import HistoryEntry
 from .policy import Policy
-from .job_names import ENFORCE_EDIT, ENFORCE_TRANSITION, edit_job_id, transition_job_id
+from .job_names import JobName, edit_job_id, transition_job_id
 
 SWEEP_EVENT_ID = "sweep"
 # Searched again on every sweep: covers Jira's search index lagging behind its writes, clock
@@ -19,9 +19,9 @@ JQL_DATE_FORMAT = "%Y-%m-%d %H:%M"
 
 @dataclasses.dataclass(frozen=True)
 class JobRequest:
-    """One enforcement job to enqueue: a dotted function path, its unique id, its kwargs."""
+    """One enforcement job to enqueue: which job, its unique id, its kwargs."""
 
-    func: str
+    func: JobName
     job_id: str
     kwargs: dict[str, Any]
 
@@ -50,19 +50,19 @@ def missing_jobs(
     if moves:
         move = moves[-1]
         jobs.append((move.id, 0, _request(
-            ENFORCE_TRANSITION, transition_job_id(namespace, issue_key, str(move.id)), issue_key,
+            JobName.ENFORCE_TRANSITION, transition_job_id(namespace, issue_key, str(move.id)), issue_key,
             move, fallback_timestamp,
             from_status_id=move.from_status_id, to_status_id=move.to_status_id)))
     if edits:
         edit = edits[-1]
         jobs.append((edit.id, 1, _request(
-            ENFORCE_EDIT, edit_job_id(namespace, issue_key, str(edit.id)), issue_key, edit,
+            JobName.ENFORCE_EDIT, edit_job_id(namespace, issue_key, str(edit.id)), issue_key, edit,
             fallback_timestamp)))
     # In changelog order, as the webhooks would have come (a move before an edit it carried).
     return tuple(job for _, _, job in sorted(jobs, key=lambda item: item[:2]))
 
 
-def _request(func: str, job_id: str, issue_key: str, entry: HistoryEntry, fallback_timestamp: int,
+def _request(func: JobName, job_id: str, issue_key: str, entry: HistoryEntry, fallback_timestamp: int,
              **extra: Any) -> JobRequest:
     return JobRequest(func, job_id, {
         "issue_key": issue_key, "event_id": SWEEP_EVENT_ID,

@@ -11,12 +11,12 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from rq import Queue
 
+from jobs.deployment_notices import update_outcome
 from jobs.issue_session import iso_from_ms
-from rules.job_names import transition_job_id
+from rules.job_names import JobName, transition_job_id
 from tests.fixture_files import load_fixture
 from webhooks.app import create_app
 from webhooks.events import ISSUE_KEY, MalformedEvent, parse_body
-from webhooks.routes import ENFORCE_EDIT, ENFORCE_TRANSITION, UPDATE_OUTCOME
 from webhooks.signature import sign
 from worker.settings import Settings
 
@@ -39,6 +39,9 @@ FIRST_MS, LAST_MS = 946_684_800_000, 4_102_444_800_000
 CONTENT_TYPES = ["application/json", "application/json; charset=utf-8", "text/plain",
                  "application/x-www-form-urlencoded", "multipart/form-data; boundary=x",
                  "application/octet-stream", None]
+
+# What RQ stores as the outcome job's function: its dotted path.
+UPDATE_OUTCOME = f"{update_outcome.__module__}.{update_outcome.__qualname__}"
 
 
 def anything() -> st.SearchStrategy:
@@ -128,12 +131,12 @@ def well_formed(func: str, kwargs: dict) -> bool:
     if func == UPDATE_OUTCOME:
         return set(kwargs) == {"issue_key"} and bool(ISSUE_KEY.fullmatch(kwargs["issue_key"]))
     expected = {"issue_key", "event_id", "timestamp", "changelog_id", "actor_account_id"}
-    if func == ENFORCE_TRANSITION:
+    if func == JobName.ENFORCE_TRANSITION:
         expected |= {"from_status_id", "to_status_id"}
         if not (isinstance(kwargs.get("to_status_id"), str) and kwargs["to_status_id"]
                 and isinstance(kwargs.get("from_status_id"), (str, type(None)))):
             return False
-    elif func != ENFORCE_EDIT:
+    elif func != JobName.ENFORCE_EDIT:
         return False
     timestamp = kwargs.get("timestamp")
     try:

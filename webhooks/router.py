@@ -16,9 +16,9 @@ logger = logging.getLogger(__name__)
 
 @dataclasses.dataclass(frozen=True)
 class JobRequest:
-    """One job to enqueue: a dotted function path, a deterministic id, JSON-able kwargs."""
+    """One job to enqueue: its function, a deterministic id, JSON-able kwargs."""
 
-    func: str
+    func: Callable[..., Any]
     job_id: str
     kwargs: dict[str, Any]
 

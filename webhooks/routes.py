@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+from jobs.deployment_notices import update_outcome
+from jobs.enforce_edit import enforce_edit
+from jobs.enforce_transition import enforce_transition
 from rules.approvals import MATERIAL_FIELDS
-from rules.job_names import ENFORCE_EDIT, ENFORCE_TRANSITION, edit_job_id, transition_job_id
+from rules.job_names import edit_job_id, transition_job_id
 from rules.policy import FieldRole
 
 from .events import JiraEvent
 from .router import Context, JobRequest, Router
-
-UPDATE_OUTCOME = "jobs.deployment_notices.update_outcome"
 
 router = Router()
 
@@ -45,21 +46,21 @@ def enforce_change(event: JiraEvent, context: Context) -> tuple[JobRequest, ...]
     change = event.status_change
     if change is not None:
         jobs.append(JobRequest(
-            func=ENFORCE_TRANSITION,
+            func=enforce_transition,
             job_id=transition_job_id(context.namespace, event.issue_key, event.changelog_id),
             kwargs={**common, "from_status_id": change.from_id, "to_status_id": change.to_id},
         ))
     material = {context.policy.field_name(role) for role in MATERIAL_FIELDS}
     if event.webhook_event == "jira:issue_updated" and material & set(event.changed_field_names):
         jobs.append(JobRequest(
-            func=ENFORCE_EDIT,
+            func=enforce_edit,
             job_id=edit_job_id(context.namespace, event.issue_key, event.changelog_id),
             kwargs=common,
         ))
     if (event.webhook_event == "jira:issue_updated"
             and context.policy.field_name(FieldRole.OUTCOME) in event.changed_field_names):
         jobs.append(JobRequest(
-            func=UPDATE_OUTCOME,
+            func=update_outcome,
             job_id=f"{context.namespace}-outcome-{event.issue_key}-{event.changelog_id}",
             kwargs={"issue_key": event.issue_key},
         ))

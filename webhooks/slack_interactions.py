@@ -16,6 +16,7 @@ from flask import Blueprint, jsonify, request
 from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from jobs.slack_approvals import handle_slack_action
 from rules.slack_approval import SlackAction
 
 from . import enqueue
@@ -27,7 +28,6 @@ logger = logging.getLogger(__name__)
 
 bp = Blueprint("slack_interactions", __name__)
 
-HANDLE_SLACK_ACTION = "jobs.slack_approvals.handle_slack_action"
 # Slack's own window is five minutes either way; a signature seen within ten is a replay.
 REPLAY_TTL = datetime.timedelta(minutes=10)
 ISSUE_KEY = re.compile(r"[A-Z][A-Z0-9_]*-[1-9][0-9]*")
@@ -82,7 +82,7 @@ def job_for(click: ButtonClick, namespace: str) -> JobRequest:
     """Return the job that handles ``click``, with an id that is the same for the same click."""
     stamp = click.action_ts.replace(".", "_")
     return JobRequest(
-        func=HANDLE_SLACK_ACTION,
+        func=handle_slack_action,
         job_id=f"{namespace}-slack-{click.issue_key}-{click.action.value}-"
                f"{click.slack_user_id}-{stamp}",
         kwargs={"issue_key": click.issue_key, "action": click.action.value,

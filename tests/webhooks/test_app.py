@@ -9,16 +9,19 @@ import redis
 from rq import Queue
 from rq.job import Job
 
+from jobs.enforce_transition import enforce_transition
+from rules.job_names import JobName
+from sandbox.embedded_redis import EmbeddedRedis
 from tests.fixture_files import load_fixture
 from tests.redis_cut import RedisCut
 from webhooks import enqueue
 from webhooks.app import create_app
 from webhooks.router import JobRequest, Router
-from webhooks.routes import ENFORCE_TRANSITION
 from webhooks.signature import sign
-from sandbox.embedded_redis import EmbeddedRedis
 from worker.logging_setup import JsonFormatter
 from worker.settings import Settings, SettingsError
+
+ENFORCE_TRANSITION = JobName.ENFORCE_TRANSITION  # what RQ stores: the function's dotted path
 
 SECRET = "s3cret-for-tests"
 URL = "/webhooks/jira"
@@ -435,7 +438,7 @@ def bad_job_router():
 
     @router.register("jira:issue_updated")
     def bad_job_id(event, context):
-        return (JobRequest(func=ENFORCE_TRANSITION, job_id="not a valid rq id", kwargs={}),)
+        return (JobRequest(func=enforce_transition, job_id="not a valid rq id", kwargs={}),)
 
     return router
 

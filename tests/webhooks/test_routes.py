@@ -5,7 +5,10 @@ import pytest
 from tests.fixture_files import load_fixture
 from webhooks.events import parse_body
 from webhooks.router import Context, JobRequest
-from webhooks.routes import ENFORCE_EDIT, ENFORCE_TRANSITION, UPDATE_OUTCOME, router
+from jobs.deployment_notices import update_outcome
+from jobs.enforce_edit import enforce_edit
+from jobs.enforce_transition import enforce_transition
+from webhooks.routes import router
 from worker.policy_file import load_policy
 
 CONTEXT = Context(event_id="3f1c3a94-1c7e-4f0d-9a7b-0d2b1f6a5e11", policy=load_policy())
@@ -19,7 +22,7 @@ def routed(name):
 
 def transition(issue_key, changelog_id, timestamp, from_id, to_id, actor):
     return JobRequest(
-        func=ENFORCE_TRANSITION,
+        func=enforce_transition,
         job_id=f"changeguard-transition-{issue_key}-{changelog_id}",
         kwargs={
             "issue_key": issue_key,
@@ -59,7 +62,7 @@ def test_enforce_transition_jobs(name, jobs):
 
 def edit(issue_key, changelog_id, timestamp, actor):
     return JobRequest(
-        func=ENFORCE_EDIT,
+        func=enforce_edit,
         job_id=f"changeguard-edit-{issue_key}-{changelog_id}",
         kwargs={"issue_key": issue_key, "event_id": CONTEXT.event_id, "timestamp": timestamp,
                 "changelog_id": changelog_id, "actor_account_id": actor},
@@ -77,7 +80,7 @@ ACTOR = "5b10ac8d82e05b22cc7df0a6"
       edit("CHG-7", "20111", 1735530200000, ACTOR))),
     ("issue_updated_change_request_description_edit", ()),
     ("issue_updated_change_request_outcome_set",
-     (JobRequest(func=UPDATE_OUTCOME, job_id="changeguard-outcome-CHG-7-20112",
+     (JobRequest(func=update_outcome, job_id="changeguard-outcome-CHG-7-20112",
                  kwargs={"issue_key": "CHG-7"}),)),
 ], ids=["material-edit", "transition-with-material-edit", "description-is-not-material",
         "outcome-updates-the-slack-thread"])

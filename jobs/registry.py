@@ -1,0 +1,20 @@
+"""Every job the rules name, mapped to its function: where a JobName leads with go-to-definition."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from rules.job_names import JobName
+
+from .deployment_notices import announce_deployment
+from .enforce_edit import enforce_edit
+from .enforce_transition import enforce_transition
+from .slack_approvals import request_emergency_approval
+
+JOBS: Mapping[JobName, Callable[..., Any]] = {
+    JobName.ENFORCE_TRANSITION: enforce_transition,
+    JobName.ENFORCE_EDIT: enforce_edit,
+    JobName.ANNOUNCE_DEPLOYMENT: announce_deployment,
+    JobName.REQUEST_EMERGENCY_APPROVAL: request_emergency_approval,
+}
