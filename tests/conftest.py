@@ -1,17 +1,27 @@
-"""Shared fixtures: a real Redis for the session, a private key namespace per test."""
+"""Shared fixtures: a real Redis, a key namespace per test, the sandboxes and a job Runtime."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 import redis
 
+from sandbox.embedded_redis import EmbeddedRedis
 from sandbox.jira_server import SandboxJira
 from sandbox.slack_server import SandboxSlack
-from sandbox.embedded_redis import EmbeddedRedis
+from worker.jira_client import JiraClient
+from worker.policy_file import load_policy
+from worker.runtime import Runtime, connect_redis
+from worker.site_resolver import resolve_site
+from worker.slack_client import SlackClient
+
+from .builders import settings_for
 
 
 @pytest.fixture(scope="session")
@@ -61,9 +71,20 @@ def _delete_namespace(client: redis.Redis, name: str) -> None:
 
 
 @pytest.fixture
-def jira() -> Iterator[SandboxJira]:
-    """A sandbox Jira Cloud (no webhook URL); fails the test on any OpenAPI violation."""
-    sandbox = SandboxJira().start()
+def jira_options() -> dict[str, Any]:
+    """Return the SandboxJira options of the `jira` fixture; a conftest or test module overrides it.
+
+    Only what a sandbox is built with goes here (webhook URL, secret, retry delays), never
+    ``spec_check``: every test's traffic is checked against the spec.
+    """
+    return {}
+
+
+@pytest.fixture
+def jira(jira_options: dict[str, Any]) -> Iterator[SandboxJira]:
+    """A sandbox Jira Cloud built with ``jira_options``; fails the test on any OpenAPI violation."""
+    assert "spec_check" not in jira_options, "the `jira` fixture always checks the spec"
+    sandbox = SandboxJira(**jira_options).start()
     yield sandbox
     sandbox.stop()
     assert sandbox.spec_violations == []
@@ -75,3 +96,40 @@ def slack() -> Iterator[SandboxSlack]:
     with SandboxSlack() as sandbox:
         sandbox.start()
         yield sandbox
+
+
+@pytest.fixture
+def make_runtime(jira: SandboxJira, slack: SandboxSlack, redis_url: str,
+                 namespace: str) -> Callable[..., Runtime]:
+    """Return a function building a Runtime on the sandbox Jira, the fake Slack and the test Redis.
+
+    Each call builds new clients, as a freshly started worker does. ``slack_sleep`` stands in for
+    time.sleep in the Slack client; ``slack_users`` maps Slack user ids to sandbox people by
+    short name, as the policy's [slack.users] table does.
+    """
+    def make(*, slack_sleep: Callable[[float], None] = time.sleep,
+             slack_users: dict[str, str] | None = None) -> Runtime:
+        policy = load_policy()
+        if slack_users:
+            policy = dataclasses.replace(policy, slack_users={
+                slack_id: jira.users[name].account_id for slack_id, name in slack_users.items()})
+        client = JiraClient(jira.base_url, jira.bot.email, jira.bot.api_token, backoff_base=0.01)
+        return Runtime(settings=settings_for(jira, redis_url, namespace, slack=slack),
+                       policy=policy, site=resolve_site(client, policy), jira=client,
+                       redis=connect_redis(redis_url),
+                       slack=SlackClient(slack.token, base_url=slack.api_url, backoff_base=0.01,
+                                         sleep=slack_sleep))
+
+    return make
+
+
+@pytest.fixture
+def runtime_options() -> dict[str, Any]:
+    """Return the make_runtime options of the `runtime` fixture; a test module overrides it."""
+    return {}
+
+
+@pytest.fixture
+def runtime(make_runtime: Callable[..., Runtime], runtime_options: dict[str, Any]) -> Runtime:
+    """A Runtime as the worker builds it, on the sandbox Jira, the fake Slack and the test Redis."""
+    return make_runtime(**runtime_options)

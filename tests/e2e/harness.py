@@ -7,7 +7,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 from rq import Queue, Worker
@@ -18,20 +17,7 @@ from webhooks.app import create_app
 from worker.runtime import connect_redis
 from worker.settings import Settings
 
-ROOT = Path(__file__).resolve().parents[2]
-SECRET = "e2e webhook secret"
-
-
-def settings_for(jira, redis_url: str, namespace: str, secret: str | None = SECRET,
-                 slack=None) -> Settings:
-    """Return the Settings a deployment pointed at this sandbox (and fake Slack) would build."""
-    extra = {"slack_bot_token": slack.token, "slack_api_url": slack.api_url} if slack else {}
-    # Tests drive periodic work with explicit ticks; the wall clock must not post agendas.
-    return Settings(
-        jira_base_url=jira.base_url, jira_email=jira.bot.email, jira_api_token=jira.bot.api_token,
-        jira_webhook_secret=secret, redis_url=redis_url, namespace=namespace, periodic=False,
-        **extra,
-    )
+from ..builders import ROOT, stop_process, wait_until
 
 
 def env_for(settings: Settings) -> dict[str, str]:
@@ -95,16 +81,6 @@ class WorkerProcess:
         self._log.close()
 
 
-def stop_process(process: subprocess.Popen) -> None:
-    """SIGTERM ``process`` and wait for it; SIGKILL it if it is still there after 10 s."""
-    process.terminate()
-    try:
-        process.wait(10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(5)
-
-
 def _descendants(pid: int) -> list[int]:
     """Return the processes below ``pid``, children first (read from /proc)."""
     children = []
@@ -117,18 +93,6 @@ def _descendants(pid: int) -> list[int]:
             if int(fields[1]) == pid:
                 children.append(int(entry.name))
     return [grandchild for child in children for grandchild in _descendants(child)] + children
-
-
-def wait_until(predicate: Callable[[], object], *, timeout: float = 15, what: str = "condition"):
-    """Poll ``predicate`` until it is truthy; fail the test with ``what`` after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.02)
 
 
 def settle(jira, queue: Queue, timeout: float = 60) -> None:
@@ -200,17 +164,7 @@ def audit_trail(jira, key: str) -> list[dict]:
     return list((jira.property(key, "changeguard") or {}).get("audit", []))
 
 
-# A compliant Normal change, and the comment on a move into Awaiting Approval lacking one thing.
-NORMAL = {
-    "Description": "Rotate the TLS certificates on the edge proxies before they expire.",
-    "Change Category": "Normal",
-    "Change Type": "Infrastructure",
-    "Deployment Plan": "Terraform apply of the new bundle, one proxy pool at a time.",
-    "Rollback Plan": "Re-apply the previous bundle from the Terraform state.",
-    "Risk Assessment": "Medium: a bad chain would break HTTPS for every client.",
-    "Planned Start": "2026-12-01T10:00:00.000+0000",
-    "Planned End": "2026-12-01T11:00:00.000+0000",
-}
+# The comment on a move of a Normal change into Awaiting Approval lacking one thing.
 ROLLBACK_TBD = ("Rollback Plan only says “TBD”: describe how to undo the change if it goes wrong, "
                 "in at least a sentence.")
 

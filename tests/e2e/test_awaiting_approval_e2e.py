@@ -8,36 +8,14 @@ import json
 
 import requests
 
-from rules.awaiting_approval_gate import Finding, Problem
-from rules.move_comments import MoveContext, comment_for_move
-from rules.policy import Category
-from rules.status_move import MoveDecision, Reason, Verdict
-from rules.policy import FieldRole as F
-from worker.policy_file import load_policy
-
 from rq import Queue
 
 from sandbox.embedded_redis import EmbeddedRedis
 from worker.runtime import connect_redis
 
-from .harness import NORMAL, SECRET, WebServer, WorkerProcess, job_results, settings_for, settle, wait_until
-
-POLICY = load_policy()
-
-COMPLETE = NORMAL
-INCOMPLETE = {**COMPLETE, "Rollback Plan": "TBD"}
-del INCOMPLETE["Deployment Plan"]
-INCOMPLETE_FINDINGS = (Finding(F.DEPLOYMENT_PLAN, Problem.MISSING),
-                       Finding(F.ROLLBACK_PLAN, Problem.PLACEHOLDER, "TBD"))
-
-
-def expected_comment(jira, actor="alice"):
-    decision = MoveDecision(Verdict.REVERT, Reason.GATE_FAILED, INCOMPLETE_FINDINGS,
-                            jira.status_id("Draft"))
-    context = MoveContext(actor=jira.users[actor].account_id, from_status="Draft",
-                          to_status="Awaiting Approval", category=Category.NORMAL,
-                          incident_commander=None, reverted=True)
-    return comment_for_move(decision, context, POLICY)
+from ..builders import (COMPLETE, INCOMPLETE, SECRET, expected_comment, settings_for,
+                        wait_until)
+from .harness import WebServer, WorkerProcess, job_results, settle
 
 
 def submit(jira, fields, actor="alice"):

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from .harness import (NORMAL, ROLLBACK_TBD, audit_trail, comment_texts, gate_failed, job_results,
-                      mentions, recorded_approvals, settle)
+from ..builders import NORMAL
+from .harness import (ROLLBACK_TBD, audit_trail, comment_texts, gate_failed, job_results, mentions,
+                      recorded_approvals, settle)
 
 SUMMARY = "Rotate edge TLS certificates"
 INCOMPLETE = {k: v for k, v in NORMAL.items() if k != "Deployment Plan"} | {"Rollback Plan": "TBD"}

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 
-from .harness import NORMAL, settings_for, settle
+from ..builders import NORMAL, settings_for
+from .harness import settle
 
 SUMMARY = "Rotate edge TLS certificates"
 

@@ -18,7 +18,8 @@ from rq import Queue
 from sandbox.embedded_redis import EmbeddedRedis
 from worker.runtime import connect_redis
 
-from .harness import NORMAL, WebServer, WorkerProcess, settings_for, settle, wait_until
+from ..builders import NORMAL, settings_for, wait_until
+from .harness import WebServer, WorkerProcess, settle
 
 INCOMPLETE = {**NORMAL, "Rollback Plan": "TBD"}
 

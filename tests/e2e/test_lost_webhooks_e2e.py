@@ -2,31 +2,23 @@
 
 from __future__ import annotations
 
-import socket
 from datetime import datetime, timedelta, timezone
 
 import pytest
 
 from jobs.periodic import tick
 from rules.cab_schedule import sweep_period
-from sandbox.jira_server import SandboxJira
 
-from .harness import SECRET, audit_trail, settle, wait_until
-from .test_awaiting_approval_e2e import COMPLETE, INCOMPLETE, expected_comment
+from ..builders import (COMPLETE, INCOMPLETE, SECRET, expected_comment, free_port,
+                        wait_until)
+from .harness import audit_trail, settle
 
 
 @pytest.fixture
-def jira():
-    """A sandbox Jira whose webhooks go to a closed port, and that gives up on them quickly."""
-    with socket.socket() as probe:  # a port nothing listens on: every delivery is refused
-        probe.bind(("127.0.0.1", 0))
-        closed = probe.getsockname()[1]
-    sandbox = SandboxJira(webhook_url=f"http://127.0.0.1:{closed}/webhooks/jira",
-                          webhook_secret=SECRET, retry_delays=(0.01, 0.02))
-    sandbox.start()
-    yield sandbox
-    sandbox.stop()
-    assert sandbox.spec_violations == []
+def jira_options():
+    """Send the webhooks to a closed port, where every delivery is refused; give up quickly."""
+    return {"webhook_url": f"http://127.0.0.1:{free_port()}/webhooks/jira",
+            "webhook_secret": SECRET, "retry_delays": (0.01, 0.02)}
 
 
 def run_tick(queue, moment: datetime) -> dict:

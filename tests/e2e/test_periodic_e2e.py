@@ -11,7 +11,8 @@ from jobs.periodic import cab_calendar, tick
 from rules.cab_schedule import next_meeting
 from worker.runtime import build_runtime, connect_redis
 
-from .harness import WorkerProcess, wait_until
+from ..builders import wait_until
+from .harness import WorkerProcess
 
 
 def test_two_workers_and_many_ticks_post_one_agenda_and_a_rebuild_edits_it(jira, settings,

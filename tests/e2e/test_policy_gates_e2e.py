@@ -6,7 +6,8 @@ import dataclasses
 
 import pytest
 
-from .harness import (NORMAL, ROLLBACK_TBD, audit_trail, gate_failed, mentioned, mentions,
+from ..builders import NORMAL
+from .harness import (ROLLBACK_TBD, audit_trail, gate_failed, mentioned, mentions,
                       recorded_approvals, settle)
 
 SUMMARY = "Rotate edge TLS certificates"

@@ -12,7 +12,8 @@ import requests
 
 from webhooks.slack_signature import sign
 
-from .harness import NORMAL, settings_for, settle, wait_until
+from ..builders import NORMAL, settings_for, wait_until
+from .harness import settle
 
 SIGNING = "e2e slack signing secret"
 EMERGENCY = {**NORMAL, "Change Category": "Emergency", "Incident Commander": "erin"}

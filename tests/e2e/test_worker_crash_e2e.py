@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from .harness import NORMAL, WorkerProcess, settle, wait_until
+from ..builders import NORMAL, wait_until
+from .harness import WorkerProcess, settle
 
 INCOMPLETE = {**NORMAL, "Rollback Plan": "TBD"}
 

@@ -15,33 +15,12 @@ from rules.cab_schedule import next_meeting
 from sandbox.jira_routes import SEARCH_CHANGELOG_LIMIT
 from worker.jira_client import JiraRejected
 
-from ..e2e import harness
+from ..builders import AGENDA_EMERGENCY, AGENDA_NORMAL, make_change
 
 NOW = datetime(2030, 1, 7, 15, 30, tzinfo=timezone.utc)  # after the agenda time of Tue 8 Jan
-NORMAL = {**{name: value for name, value in harness.NORMAL.items()
-             if not name.startswith("Planned")}, "Risk Level": "Medium"}
-EMERGENCY = {**NORMAL, "Change Category": "Emergency", "Change Type": "Database",
-             "Incident Commander": "erin"}
-PATH = {"Draft": [], "Awaiting Approval": ["Awaiting Approval"],
-        "Approved": ["Awaiting Approval", "Approved"],
-        "Implementing": ["Awaiting Approval", "Approved", "Implementing"],
-        "Implemented": ["Awaiting Approval", "Approved", "Implementing", "Implemented"]}
-
-
 def window(day: int, start: int, end: int) -> dict[str, str]:
     return {"Planned Start": f"2030-01-{day:02d}T{start:02d}:00:00.000+0000",
             "Planned End": f"2030-01-{day:02d}T{end:02d}:00:00.000+0000"}
-
-
-def make_change(jira, summary, fields, status, implemented_at=None):
-    """Create a change as alice and walk it to ``status``; backdate its move into Implemented."""
-    key = jira.create_change_request("alice", summary, fields)
-    for step in PATH[status]:
-        jira.transition(key, step, as_user="alice")
-    if implemented_at is not None:
-        with jira.site.lock:  # the sandbox stamps history with the real clock: move it back
-            jira.site.issue(key).histories[-1].created = implemented_at
-    return key
 
 
 @pytest.fixture
@@ -51,12 +30,12 @@ def calendar(runtime):
 
 def seed(jira):
     """Seven Normal changes awaiting approval, one overdue Emergency change, two clashing."""
-    awaiting = [make_change(jira, f"Awaiting {n}", {**NORMAL, **window(10, n, n + 1)},
+    awaiting = [make_change(jira, f"Awaiting {n}", {**AGENDA_NORMAL, **window(10, n, n + 1)},
                             "Awaiting Approval") for n in range(1, 8)]
-    emergency = make_change(jira, "Hotfix the ledger", EMERGENCY, "Implemented",
+    emergency = make_change(jira, "Hotfix the ledger", AGENDA_EMERGENCY, "Implemented",
                             datetime(2030, 1, 3, 9, tzinfo=timezone.utc))
-    a = make_change(jira, "Window A", {**NORMAL, **window(9, 9, 11)}, "Approved")
-    b = make_change(jira, "Window B", {**NORMAL, **window(9, 10, 12)}, "Implementing")
+    a = make_change(jira, "Window A", {**AGENDA_NORMAL, **window(9, 9, 11)}, "Approved")
+    b = make_change(jira, "Window B", {**AGENDA_NORMAL, **window(9, 10, 12)}, "Implementing")
     return awaiting, emergency, a, b
 
 
@@ -99,7 +78,7 @@ def test_agenda_is_built_from_paged_searches(jira, runtime, calendar):
 def test_a_scope_with_or_still_finds_only_the_statuses_the_agenda_reads(jira, runtime, calendar):
     # Unparenthesised, 'CR OR project = OPS AND status in (...)' would match every Draft change.
     keys = seed(jira)
-    draft = make_change(jira, "Still a draft", NORMAL, "Draft")
+    draft = make_change(jira, "Still a draft", AGENDA_NORMAL, "Draft")
     scoped = dataclasses.replace(runtime, policy=dataclasses.replace(
         runtime.policy, scope_jql='issuetype = "Change Request" OR project = OPS'))
     jira.reset_recordings()

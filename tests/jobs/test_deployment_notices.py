@@ -12,17 +12,10 @@ from rules.change_request import fields_to_fetch, parse_change_request
 from rules.deployment_notice import UNTHREADED_NOTE, finished_message, starting_message
 from sandbox.slack_server import SlackEdit
 from worker import runtime as runtime_module
-from worker.jira_client import JiraClient, JiraRejected
-from worker.policy_file import load_policy
-from worker.runtime import Runtime, connect_redis
-from worker.site_resolver import resolve_site
-from worker.slack_client import NOT_SENT, SlackClient, SlackRateLimited
+from worker.jira_client import JiraRejected
+from worker.slack_client import NOT_SENT, SlackRateLimited
 
-from ..e2e.harness import settings_for
-from ..e2e.test_awaiting_approval_e2e import COMPLETE
-from .test_enforce_transition import bot_calls, move_args
-
-# The same sandbox fixtures as the enforcement job's tests (they belong in tests/jobs/conftest.py).
+from ..builders import COMPLETE, bot_calls, move_args, settings_for
 
 SUMMARY = "Rotate edge TLS certificates"
 PROPERTY = "changeguard-slack"
@@ -35,25 +28,9 @@ class Sleeps(list):
         self.append(seconds)
 
 
-def build_runtime(jira, slack, redis_url, namespace, sleep=None):
-    """Return a Runtime as a freshly started worker builds it: new clients, same Redis."""
-    settings = settings_for(jira, redis_url, namespace)
-    policy = load_policy()
-    client = JiraClient(jira.base_url, jira.bot.email, jira.bot.api_token, backoff_base=0.01)
-    return Runtime(settings=settings, policy=policy, site=resolve_site(client, policy),
-                   jira=client, redis=connect_redis(redis_url),
-                   slack=SlackClient(slack.token, base_url=slack.api_url, backoff_base=0.01,
-                                     **({"sleep": sleep} if sleep is not None else {})))
-
-
 @pytest.fixture
 def sleeps():
     return Sleeps()
-
-
-@pytest.fixture
-def runtime(jira, slack, redis_url, namespace, sleeps):
-    return build_runtime(jira, slack, redis_url, namespace, sleeps)
 
 
 def approved_change(jira, fields=None):
@@ -132,11 +109,10 @@ def test_start_then_finish_threads_the_reply_under_the_start(jira, slack, runtim
         "by": "Bob Baker", "threaded": True, "outcome": None}
 
 
-def test_the_reply_still_threads_after_a_worker_restart(jira, slack, runtime, redis_url,
-                                                        namespace):
+def test_the_reply_still_threads_after_a_worker_restart(jira, slack, runtime, make_runtime):
     key = approved_change(jira)
     announce_deployment(**move(jira, key, "Implementing"), runtime=runtime)
-    restarted = build_runtime(jira, slack, redis_url, namespace)  # new clients, nothing cached
+    restarted = make_runtime()  # new clients, nothing cached
     assert restarted.jira is not runtime.jira and restarted.slack is not runtime.slack
     announce_deployment(**move(jira, key, "Implemented"), runtime=restarted)
     before, after = slack.messages
@@ -193,7 +169,9 @@ def test_a_finish_without_a_start_is_posted_unthreaded_and_says_so(jira, slack, 
     assert jira.property(key, PROPERTY)["finished"]["threaded"] is False
 
 
-def test_slack_rate_limit_is_honoured_and_the_message_posted_once(jira, slack, runtime, sleeps):
+def test_slack_rate_limit_is_honoured_and_the_message_posted_once(jira, slack, make_runtime,
+                                                                  sleeps):
+    runtime = make_runtime(slack_sleep=sleeps)
     key = approved_change(jira)
     slack.inject_fault("chat.postMessage", 429, retry_after=3)
     announce_deployment(**move(jira, key, "Implementing"), runtime=runtime)
@@ -202,7 +180,8 @@ def test_slack_rate_limit_is_honoured_and_the_message_posted_once(jira, slack, r
     assert len(slack.messages) == 1
 
 
-def test_a_long_rate_limit_fails_the_job_for_rq_to_retry(jira, slack, runtime, sleeps):
+def test_a_long_rate_limit_fails_the_job_for_rq_to_retry(jira, slack, make_runtime, sleeps):
+    runtime = make_runtime(slack_sleep=sleeps)
     key = approved_change(jira)
     start = move(jira, key, "Implementing")
     slack.inject_fault("chat.postMessage", 429, retry_after=90)  # beyond the client's budget

@@ -7,8 +7,7 @@ import pytest
 from jobs.enforce_edit import enforce_edit
 from jobs.enforce_transition import enforce_transition
 
-from ..e2e.test_awaiting_approval_e2e import COMPLETE
-from .test_enforce_transition import bot_calls, move_args, way_back
+from ..builders import COMPLETE, bot_calls, move_args, way_back
 
 EMERGENCY = {**COMPLETE, "Change Category": "Emergency", "Change Type": "Database",
              "Incident Commander": "erin"}

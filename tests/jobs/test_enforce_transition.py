@@ -18,8 +18,7 @@ from worker import runtime as runtime_module
 from worker.jira_client import JiraUnavailable
 from worker.slack_client import NOT_SENT
 
-from ..e2e.harness import settings_for
-from ..e2e.test_awaiting_approval_e2e import COMPLETE, INCOMPLETE
+from ..builders import COMPLETE, INCOMPLETE, bot_calls, move_args, settings_for, way_back
 
 
 def move_to_awaiting(jira, fields, actor="alice"):
@@ -27,24 +26,6 @@ def move_to_awaiting(jira, fields, actor="alice"):
     key = jira.create_change_request(actor, "Rotate edge TLS certificates", fields)
     jira.transition(key, "Awaiting Approval", as_user=actor)
     return move_args(jira, key, actor)
-
-
-def move_args(jira, key, actor):
-    """Return the job arguments for the issue's latest status change, as the webhook gives them."""
-    user = jira.users[actor]
-    issue = requests.get(f"{jira.base_url}/rest/api/3/issue/{key}",
-                         params={"fields": "status", "expand": "changelog"},
-                         auth=(user.email, user.api_token), timeout=5).json()
-    history = issue["changelog"]["histories"][-1]
-    item = next(i for i in history["items"] if i["field"] == "status")
-    return dict(issue_key=key, event_id=f"delivery-{history['id']}", timestamp=0,
-                changelog_id=history["id"], from_status_id=item["from"], to_status_id=item["to"],
-                actor_account_id=user.account_id)
-
-
-def bot_calls(jira):
-    return [(r.method, r.path.rsplit("/", 1)[-1]) for r in jira.requests
-            if r.account_id == jira.bot.account_id]
 
 
 def test_compliant_move_reads_once_and_records_the_decision(jira, runtime):
@@ -58,13 +39,6 @@ def test_compliant_move_reads_once_and_records_the_decision(jira, runtime):
                      "reason": "gate_passed", "actor": args["actor_account_id"],
                      "from": "Draft", "to": "Awaiting Approval",
                      "changelog": int(args["changelog_id"]), "detail": ""}
-
-
-def way_back(jira, frm, to):
-    """Return the id of the workflow's transition from status ``frm`` to ``to`` (by name)."""
-    frm_id, to_id = jira.status_id(frm), jira.status_id(to)
-    return next(t.id for t in jira.site.transitions
-                if t.to_id == to_id and t.available_from(frm_id))
 
 
 def test_violating_move_costs_three_calls_and_a_repeat_costs_none(jira, runtime):

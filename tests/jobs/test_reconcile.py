@@ -12,9 +12,7 @@ from jobs.periodic import tick
 from jobs.reconcile import sweep
 from sandbox.jira_routes import ISSUE_CHANGELOG_LIMIT
 
-from ..e2e.harness import NORMAL
-from ..e2e.test_awaiting_approval_e2e import COMPLETE, INCOMPLETE, expected_comment
-from .test_enforce_transition import bot_calls, move_args
+from ..builders import COMPLETE, INCOMPLETE, NORMAL, bot_calls, expected_comment, move_args
 
 
 def queued(runtime) -> list[Job]:

@@ -11,7 +11,7 @@ from jobs.retrospectives import scan_retrospectives
 from rules.cab_agenda import agenda_text
 from worker.jira_client import JiraUnavailable
 
-from .test_cab_agenda import EMERGENCY, NORMAL, make_change
+from ..builders import AGENDA_EMERGENCY, AGENDA_NORMAL, make_change
 
 IMPLEMENTED = datetime(2030, 1, 3, 9, tzinfo=timezone.utc)
 PAST_DUE = datetime(2030, 1, 5, 10, tzinfo=timezone.utc)
@@ -19,10 +19,10 @@ PAST_DUE = datetime(2030, 1, 5, 10, tzinfo=timezone.utc)
 
 def test_five_scans_past_the_deadline_flag_the_change_once(jira, slack, runtime):
     calendar = cab_calendar(runtime.policy)
-    late = make_change(jira, "Hotfix the ledger", EMERGENCY, "Implemented", IMPLEMENTED)
-    fresh = make_change(jira, "Hotfix the cache", EMERGENCY, "Implemented",
+    late = make_change(jira, "Hotfix the ledger", AGENDA_EMERGENCY, "Implemented", IMPLEMENTED)
+    fresh = make_change(jira, "Hotfix the cache", AGENDA_EMERGENCY, "Implemented",
                         datetime(2030, 1, 4, 9, tzinfo=timezone.utc))
-    normal = make_change(jira, "Routine", NORMAL, "Implemented", IMPLEMENTED)
+    normal = make_change(jira, "Routine", AGENDA_NORMAL, "Implemented", IMPLEMENTED)
     results = [scan_retrospectives(PAST_DUE, calendar=calendar, runtime=runtime, page_size=2)
                for _ in range(5)]
     assert results == [{late: "overdue", fresh: "pending", normal: "not_applicable"}] + [
@@ -49,7 +49,7 @@ def test_five_scans_past_the_deadline_flag_the_change_once(jira, slack, runtime)
 
 def test_a_removed_label_does_not_bring_a_second_alert(jira, slack, runtime):
     calendar = cab_calendar(runtime.policy)
-    late = make_change(jira, "Hotfix the ledger", EMERGENCY, "Implemented", IMPLEMENTED)
+    late = make_change(jira, "Hotfix the ledger", AGENDA_EMERGENCY, "Implemented", IMPLEMENTED)
     scan_retrospectives(PAST_DUE, calendar=calendar, runtime=runtime)
     with jira.site.lock:  # someone took the label off by hand
         jira.site.issue(late).values["labels"] = []
@@ -60,7 +60,7 @@ def test_a_removed_label_does_not_bring_a_second_alert(jira, slack, runtime):
 
 def test_a_scan_that_failed_halfway_resumes_without_repeating(jira, slack, runtime):
     calendar = cab_calendar(runtime.policy)
-    late = make_change(jira, "Hotfix the ledger", EMERGENCY, "Implemented", IMPLEMENTED)
+    late = make_change(jira, "Hotfix the ledger", AGENDA_EMERGENCY, "Implemented", IMPLEMENTED)
     jira.inject_fault("POST", r"/comment$", 500, times=1)
     with pytest.raises(JiraUnavailable):  # the job fails; RQ or the next hourly scan retries
         scan_retrospectives(PAST_DUE, calendar=calendar, runtime=runtime)
@@ -72,7 +72,7 @@ def test_a_scan_that_failed_halfway_resumes_without_repeating(jira, slack, runti
 def test_a_worker_on_an_emptied_redis_does_not_alert_again(jira, slack, runtime):
     """The alert is decided from the record on the issue, not from what Redis remembers."""
     calendar = cab_calendar(runtime.policy)
-    late = make_change(jira, "Hotfix the ledger", EMERGENCY, "Implemented", IMPLEMENTED)
+    late = make_change(jira, "Hotfix the ledger", AGENDA_EMERGENCY, "Implemented", IMPLEMENTED)
     assert scan_retrospectives(PAST_DUE, calendar=calendar, runtime=runtime) == {late: "overdue"}
     # Redis loses everything of this namespace, and someone takes the label off by hand.
     for key in runtime.redis.scan_iter(f"{runtime.settings.namespace}:*"):

@@ -2,23 +2,14 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 import pytest
 
 from jobs.enforce_transition import enforce_transition
 from jobs.slack_approvals import handle_slack_action, request_emergency_approval
 from rules.approvals import revision_of
 from rules.change_request import fields_to_fetch, parse_change_request
-from worker.jira_client import JiraClient
-from worker.policy_file import load_policy
-from worker.runtime import Runtime, connect_redis
-from worker.site_resolver import resolve_site
-from worker.slack_client import SlackClient
 
-from ..e2e.harness import settings_for
-from ..e2e.test_awaiting_approval_e2e import COMPLETE
-from .test_enforce_transition import bot_calls, move_args
+from ..builders import COMPLETE, bot_calls, move_args
 
 EMERGENCY = {**COMPLETE, "Change Category": "Emergency", "Incident Commander": "erin",
              "Risk Level": "High"}
@@ -29,19 +20,12 @@ STILL_IC = "Still needed: the Incident Commander named on the change (Erin Evans
 
 
 @pytest.fixture
-def runtime(jira, slack, redis_url, namespace):  # noqa: F811
-    settings = dataclasses.replace(settings_for(jira, redis_url, namespace),
-                                   slack_bot_token=slack.token, slack_api_url=slack.api_url)
-    # dana is mapped in the policy; the others are found by their email address.
-    policy = dataclasses.replace(load_policy(),
-                                 slack_users={"U0DANA": jira.users["dana"].account_id})
+def runtime_options(jira, slack):
+    """Map dana in the policy; alice, erin and frank are found in Slack by their email address."""
     for name in ("alice", "erin", "frank"):
         person = jira.users[name]
         slack.add_user(f"U0{name.upper()}", person.email, person.display_name)
-    client = JiraClient(jira.base_url, jira.bot.email, jira.bot.api_token, backoff_base=0.01)
-    return Runtime(settings=settings, policy=policy, site=resolve_site(client, policy),
-                   jira=client, redis=connect_redis(redis_url),
-                   slack=SlackClient(slack.token, base_url=slack.api_url))
+    return {"slack_users": {"U0DANA": "dana"}}
 
 
 @pytest.fixture

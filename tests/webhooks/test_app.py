@@ -2,7 +2,6 @@ import contextlib
 import io
 import json
 import logging
-import socket
 
 import pytest
 import redis
@@ -12,7 +11,8 @@ from rq.job import Job
 from jobs.enforce_transition import enforce_transition
 from rules.job_names import JobName
 from sandbox.embedded_redis import EmbeddedRedis
-from tests.fixture_files import load_fixture
+from tests.builders import (DELIVERY, DELIVERY_SECRET as SECRET, DELIVERY_URL as URL, TRANSITION,
+                            body_of, deliver, free_port, make_settings, queued)
 from tests.redis_cut import RedisCut
 from webhooks import enqueue
 from webhooks.app import create_app
@@ -23,10 +23,6 @@ from worker.settings import Settings, SettingsError
 
 ENFORCE_TRANSITION = JobName.ENFORCE_TRANSITION  # what RQ stores: the function's dotted path
 
-SECRET = "s3cret-for-tests"
-URL = "/webhooks/jira"
-DELIVERY = "9b2d3a5e-5d0c-4b1e-8f7a-2c6a1e0b7d44"
-TRANSITION = "issue_updated_status_to_awaiting_approval"
 
 
 def transition_job_id(namespace, key="CHG-7", changelog_id="20107"):
@@ -43,24 +39,6 @@ TRANSITION_KWARGS = {
 }
 
 
-def make_settings(redis_url, namespace, **overrides):
-    values = dict(
-        jira_base_url="https://example.atlassian.net",
-        jira_email="changeguard@example.com",
-        jira_api_token="api-token",
-        jira_webhook_secret=SECRET,
-        redis_url=redis_url,
-        namespace=namespace,
-    )
-    return Settings(**{**values, **overrides})
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture
 def queue(conn, namespace):
     return Queue(namespace, connection=conn)
@@ -69,26 +47,6 @@ def queue(conn, namespace):
 @pytest.fixture
 def client(redis_url, namespace):
     return create_app(make_settings(redis_url, namespace)).test_client()
-
-
-def body_of(name, **changes):
-    return json.dumps({**load_fixture(name), **changes}).encode()
-
-
-def deliver(client, body, *, delivery=DELIVERY, secret=SECRET, signature=None, extra_headers=None):
-    headers = {"Content-Type": "application/json", **(extra_headers or {})}
-    if delivery is not None:
-        headers["X-Atlassian-Webhook-Identifier"] = delivery
-    if signature is not None:
-        headers["X-Hub-Signature"] = signature
-    elif secret is not None:
-        headers["X-Hub-Signature"] = sign(secret, body)
-    return client.post(URL, data=body, headers=headers)
-
-
-def queued(queue):
-    """Return (func, kwargs) of every job waiting in the queue, in order."""
-    return [(job.func_name, job.kwargs) for job in queue.get_jobs()]
 
 
 def test_signed_transition_enqueues_one_job(client, queue):

@@ -8,8 +8,8 @@ from rq import Queue
 
 from webhooks.app import create_app
 
-from .test_app import (DELIVERY, TRANSITION, body_of, deliver, free_port, make_settings,
-                       queued)
+from tests.builders import (DELIVERY, TRANSITION, body_of, deliver, free_port, make_settings,
+                            queued)
 
 
 def samples(client):

@@ -17,7 +17,7 @@ from webhooks import enqueue
 from webhooks.app import create_app
 from webhooks.slack_signature import SignatureCheck as C, check_signature, sign
 
-from .test_app import free_port, make_settings
+from tests.builders import free_port, make_settings
 
 SIGNING = "8f742231b10e8888abcd99yyyzzz85a5"
 NOW = 1_764_583_200

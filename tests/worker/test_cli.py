@@ -1,47 +1,21 @@
 """The `changeguard` command: worker and web refuse bad configuration; `check` explains an issue."""
 
 import os
-import socket
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 import requests
 
-from sandbox.jira_server import SandboxJira
 from jobs.explain import explain_issue
 from worker.runtime import build_runtime
 from worker.settings import DEFAULT_POLICY_PATH, Settings
 
-from ..e2e.harness import stop_process, wait_until
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(scope="module")
-def jira():
-    with SandboxJira() as sandbox:
-        sandbox.start()
-        yield sandbox
-
-
-def run_changeguard(*args, env_changes):
-    """Run `changeguard ARGS…` in a subprocess with only ``env_changes`` configured."""
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("JIRA_", "CHANGEGUARD_", "SLACK_", "REDIS_"))}
-    env.update(env_changes)
-    return subprocess.run([sys.executable, "-m", "worker", *args], cwd=ROOT,
-                          env=env, capture_output=True, text=True, timeout=60)
+from ..builders import ROOT, free_port, run_changeguard, site_env, stop_process, wait_until
 
 
 def run_worker(env_changes):
     return run_changeguard("worker", "--burst", env_changes=env_changes)
-
-
-def site_env(jira, redis_url, **extra):
-    return {"JIRA_BASE_URL": jira.base_url, "JIRA_EMAIL": jira.bot.email,
-            "JIRA_API_TOKEN": jira.bot.api_token, "REDIS_URL": redis_url, **extra}
 
 
 def test_missing_variable(redis_url):
@@ -191,9 +165,3 @@ def answers(url, process, log):
         return requests.get(url, timeout=5).status_code == 200
     except requests.RequestException:  # refused, reset or slow while gunicorn boots: not yet
         return False
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]

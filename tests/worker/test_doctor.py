@@ -25,7 +25,7 @@ from worker.jira_client import JiraClient
 from worker.policy_file import load_policy
 from worker.settings import DEFAULT_POLICY_PATH, Settings
 
-from .test_cli import run_changeguard, site_env
+from ..builders import run_changeguard, site_env
 
 POLICY = load_policy()
 WORKFLOW = "'Change Request workflow'"

@@ -5,18 +5,8 @@ from __future__ import annotations
 import pytest
 
 from jobs.issue_session import LOCK_SECONDS
-from sandbox.jira_server import SandboxJira
 from worker.jira_client import (CALL_BUDGET_SECONDS, JiraAuthError, JiraClient, JiraNotFound,
                                 JiraRateLimited, JiraRejected, JiraUnavailable)
-
-
-@pytest.fixture(scope="module")
-def jira():
-    sandbox = SandboxJira()
-    sandbox.start()
-    yield sandbox
-    sandbox.stop()
-    assert sandbox.spec_violations == []
 
 
 class Waits(list):
@@ -32,11 +22,6 @@ def client_for(jira, waits, **options):
 
 def statuses(jira, path):
     return [r.status for r in jira.requests if r.path == path]
-
-
-@pytest.fixture(autouse=True)
-def fresh(jira):
-    jira.reset_recordings()
 
 
 def test_retry_after_is_honoured_on_429(jira):

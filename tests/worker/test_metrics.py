@@ -8,11 +8,12 @@ import pytest
 import redis
 from rq import Queue, Retry
 
-from tests.webhooks.test_app import free_port
 from worker.jira_client import JiraClient, JiraRateLimited
 from worker.main import ChangeguardWorker
 from worker.metrics import count, jira_call_counter, job_exception_handler, render
 from worker.settings import Settings
+
+from ..builders import free_port
 
 
 def make_settings(redis_url, namespace):

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import io
 import logging
-import socket
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import pytest
 import redis
@@ -20,22 +19,8 @@ from worker.settings import SECRET_FIELDS, Settings, SettingsError
 from worker.slack_client import SlackClient, SlackError
 from worker.webhook_setup import setup_webhook
 
-WEBHOOK_SECRET = "sekret-webhook-secret-5678"
-SLACK_BOT_TOKEN = "sekret-slack-bot-token-9012"
-SLACK_SIGNING_SECRET = "sekret-slack-signing-secret-3456"
-CALENDAR_TOKEN = "sekret-calendar-token-7890"
-REDIS_PASSWORD = "sekret-redis-pw"
-
-
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def with_password(url: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit(parts._replace(netloc=f":{REDIS_PASSWORD}@{parts.hostname}:{parts.port}"))
+from ..builders import (CALENDAR_TOKEN, REDIS_PASSWORD, SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET,
+                        WEBHOOK_SECRET, free_port, with_password)
 
 
 @pytest.fixture
@@ -101,8 +86,8 @@ def test_no_secret_in_reprs_errors_reports_or_logs(env, jira, secret_slack, log_
     runtime = build_runtime(settings)  # signs in to the sandbox Jira, and to Redis with the password
     runtime.redis.ping()
     app = create_app(settings)
-    unreachable = f"http://127.0.0.1:{closed_port()}"
-    dead_redis = redis.Redis.from_url(f"redis://:{REDIS_PASSWORD}@127.0.0.1:{closed_port()}/0",
+    unreachable = f"http://127.0.0.1:{free_port()}"
+    dead_redis = redis.Redis.from_url(f"redis://:{REDIS_PASSWORD}@127.0.0.1:{free_port()}/0",
                                       socket_connect_timeout=1)
     doctor_lines: list[str] = []
     run_doctor(settings, write=doctor_lines.append)

@@ -16,7 +16,7 @@ from worker.webhook_setup import (
     wanted_webhook,
 )
 
-from .test_cli import run_changeguard, site_env
+from ..builders import run_changeguard, site_env
 
 URL = "https://changeguard.example.com/webhooks/jira"
 POLICY = load_policy()
