@@ -57,6 +57,15 @@ def enforce_transition(
                                       expand=["changelog", "transitions"])
             change = parse_change_request(issue, rt.site)
             record = parse_record((issue.get("properties") or {}).get(PROPERTY_KEY))
+            # Our record on the issue outlasts Redis: a move it logs a decision on is handled.
+            decided = record.last_decided_move()
+            if decided is not None and (last is None or decided > last):
+                last = decided
+                decision = screen_move(move, rt.site, last_handled_changelog_id=last)
+                if decision is not None:
+                    _log(decision, context)
+                    session.mark_handled(last)
+                    return summary_of(decision)
             history = parse_history(issue, rt.site)
             # Approvals made before this move whose own events have not been handled yet.
             pending = approval_moves_between(history, last or 0, move.changelog_id, rt.site)
@@ -76,11 +85,12 @@ def enforce_transition(
                 return summary_of(decision)
             way_back = (find_transition(rt, issue_key, decision.revert_to_status_id, issue)
                         if decision.verdict is Verdict.REVERT else None)
-            plan = plan_for_move(decision, MoveFacts(
+            facts = MoveFacts(
                 issue_key=issue_key, move=move, change=change, record=record,
-                at=iso_from_ms(timestamp), browse_url=f"{rt.settings.jira_base_url}/browse/{issue_key}",
-                revert_transition_id=way_back, replayed=approvals if replayed else None),
-                rt.policy, rt.site)
+                at=iso_from_ms(timestamp),
+                browse_url=f"{rt.settings.jira_base_url}/browse/{issue_key}",
+                revert_transition_id=way_back, replayed=approvals if replayed else None)
+            plan = plan_for_move(decision, facts, rt.policy, rt.site)
         # The follow-ups are steps of the plan: taken before the move is marked handled.
         plan = session.carry_out(plan_id, plan, context, handled=move.changelog_id)
     return dict(plan.summary)

@@ -39,6 +39,16 @@ class IssueRecord:
     approvals: ApprovalState = ApprovalState()
     audit: tuple[Mapping[str, Any], ...] = ()
 
+    def last_decided_move(self) -> int | None:
+        """Return the changelog id of the latest status move the log records a decision on.
+
+        Jira keeps this record, so it says which moves are handled when Redis has forgotten.
+        Edits (no status) and retrospective flags (no changelog id) do not count.
+        """
+        ids = [entry["changelog"] for entry in self.audit
+               if entry.get("to") is not None and type(entry.get("changelog")) is int]
+        return max(ids, default=None)
+
     def with_entry(self, entry: AuditEntry, approvals: ApprovalState | None = None) -> dict:
         """Return the property value after recording ``entry`` (and new approvals, if given)."""
         audit = [*self.audit, entry.to_json()][-MAX_AUDIT_ENTRIES:]

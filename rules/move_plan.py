@@ -1,4 +1,4 @@
-"""What a judged status move does to the issue: the record, the revert and comment, the follow-ups."""
+"""What a judged status move does to the issue: record, revert and comment, or flag; follow-ups."""
 
 from __future__ import annotations
 

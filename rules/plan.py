@@ -77,7 +77,7 @@ class UnreadablePlan(ValueError):
 
 @dataclasses.dataclass(frozen=True)
 class Plan:
-    """Steps to take in order; ``done`` of them are taken. ``fallback`` replaces a refused revert."""
+    """Steps to take in order, ``done`` of them taken; ``fallback`` replaces a refused revert."""
 
     summary: Mapping[str, Any]
     steps: tuple[Step, ...]

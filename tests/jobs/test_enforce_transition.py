@@ -241,3 +241,24 @@ def test_a_lapsed_lock_loses_no_follow_up(jira, runtime):
     assert enforce_transition(**args, runtime=runtime) == {"verdict": "ignore",
                                                             "reason": "already_handled"}
     assert bot_calls(jira) == []
+
+
+def test_a_worker_on_an_emptied_redis_does_not_flag_a_decided_move_again(jira, slack, runtime):
+    """Whether a move is handled is read from the record on the issue, not only from Redis."""
+    key = jira.create_change_request("alice", "Hotfix", INCOMPLETE)
+    jira.transition(key, "Implementing", as_user="alice")  # no way back: flagged, Slack alerted
+    args = move_args(jira, key, "alice")
+    enforce_transition(**args, runtime=runtime)
+    for stored in runtime.redis.scan_iter(f"{runtime.settings.namespace}:*"):
+        runtime.redis.delete(stored)  # Redis lost everything (or another namespace sweeps)
+    jira.reset_recordings()
+    # The webhook redelivered, or the sweep re-enqueued the move: it is handled already.
+    assert enforce_transition(**args, runtime=runtime) == {"verdict": "ignore",
+                                                            "reason": "already_handled"}
+    assert bot_calls(jira) == [("GET", key)]
+    assert (len(jira.comments(key)), len(slack.messages)) == (1, 1)
+    assert [e["decision"] for e in jira.property(key, "changeguard")["audit"]] == ["flagged"]
+    # ... and Redis knows it again: the next redelivery costs no call.
+    jira.reset_recordings()
+    assert enforce_transition(**args, runtime=runtime)["reason"] == "already_handled"
+    assert bot_calls(jira) == []
