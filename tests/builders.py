@@ -231,3 +231,22 @@ def deliver(client: Any, body: bytes, *, delivery: str | None = DELIVERY,
 def queued(queue: Queue) -> list[tuple[str, dict]]:
     """Return (func, kwargs) of every job waiting in the queue, in order."""
     return [(job.func_name, job.kwargs) for job in queue.get_jobs()]
+
+
+# Time, as the clients see it
+
+class Waits(list):
+    """Stands in for time.sleep: records how long a client chose to wait, and waits not."""
+
+    def __call__(self, seconds: float) -> None:
+        self.append(seconds)
+
+
+class Clock:
+    """A monotonic clock that only the recorded waits move forward."""
+
+    def __init__(self, waits: Waits):
+        self.waits = waits
+
+    def __call__(self) -> float:
+        return 1000.0 + sum(self.waits)

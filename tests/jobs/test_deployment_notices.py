@@ -15,22 +15,15 @@ from worker import runtime as runtime_module
 from worker.jira_client import JiraRejected
 from worker.slack_client import NOT_SENT, SlackRateLimited
 
-from ..builders import COMPLETE, bot_calls, move_args, settings_for
+from ..builders import COMPLETE, Waits, bot_calls, move_args, settings_for
 
 SUMMARY = "Rotate edge TLS certificates"
 PROPERTY = "changeguard-slack"
 
 
-class Sleeps(list):
-    """Stands in for time.sleep in the Slack client: records each wait instead of waiting."""
-
-    def __call__(self, seconds: float) -> None:
-        self.append(seconds)
-
-
 @pytest.fixture
 def sleeps():
-    return Sleeps()
+    return Waits()
 
 
 def approved_change(jira, fields=None):

@@ -8,12 +8,7 @@ from jobs.issue_session import LOCK_SECONDS
 from worker.jira_client import (CALL_BUDGET_SECONDS, JiraAuthError, JiraClient, JiraNotFound,
                                 JiraRateLimited, JiraRejected, JiraUnavailable)
 
-
-class Waits(list):
-    """Stands in for time.sleep: records how long the client chose to wait."""
-
-    def __call__(self, seconds: float) -> None:
-        self.append(seconds)
+from ..builders import Clock, Waits
 
 
 def client_for(jira, waits, **options):
@@ -57,16 +52,6 @@ def test_retry_after_longer_than_a_job_should_wait_fails_at_once(jira):
     with pytest.raises(JiraRateLimited):
         client_for(jira, waits, max_wait=30).get_myself()
     assert waits == []
-
-
-class Clock:
-    """A monotonic clock that the recorded waits move forward."""
-
-    def __init__(self, waits):
-        self.waits = waits
-
-    def __call__(self):
-        return 1000.0 + sum(self.waits)
 
 
 # (id, Retry-After of each 429, waits taken, statuses Jira saw, raised): a 25 s budget, 10 s timeout

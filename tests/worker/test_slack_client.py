@@ -13,6 +13,8 @@ from worker.settings import Settings
 from worker.slack_client import (CALL_BUDGET_SECONDS, NOT_SENT, SlackClient, SlackRateLimited,
                                  SlackRejected, SlackUnavailable, UnsentSlack, slack_client_for)
 
+from ..builders import Clock, Waits
+
 FIRST_TS, SECOND_TS = "1700000000.000100", "1700000000.000200"
 BLOCKS = [{"type": "section", "text": {"type": "mrkdwn", "text": "*CHG-7* reverted"}}]
 
@@ -29,13 +31,6 @@ def slack():
 @pytest.fixture(autouse=True)
 def fresh(slack):
     slack.reset_recordings()
-
-
-class Waits(list):
-    """Stands in for time.sleep: records how long the client chose to wait."""
-
-    def __call__(self, seconds: float) -> None:
-        self.append(seconds)
 
 
 def client_for(slack, waits=None, token="xoxb-sandbox", **options):
@@ -104,16 +99,6 @@ def test_retry_after_longer_than_a_job_should_wait_fails_at_once(slack):
         client_for(slack, waits, max_wait=30).post_message("#cab", "CAB at 14:00")
     assert waits == []
     assert len(slack.requests) == 1
-
-
-class Clock:
-    """A monotonic clock that the recorded waits move forward."""
-
-    def __init__(self, waits):
-        self.waits = waits
-
-    def __call__(self):
-        return 1000.0 + sum(self.waits)
 
 
 # (id, Retry-After of each 429, waits taken, posts Slack saw): a 25 s budget, a 10 s timeout
