@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from tests.e2e.harness import wait_until
+from tests.builders import wait_until
 
 from .report import Row, percentile
 from .scenario import INCOMPLETE, connect_web, move_time, quiesce, seed_changes

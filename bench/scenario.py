@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from tests.e2e.harness import NORMAL, settle
+from tests.builders import NORMAL
+from tests.e2e.harness import settle
 
 from .stack import Stack
 

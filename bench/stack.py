@@ -16,7 +16,8 @@ import requests
 from rq import Queue
 
 from sandbox.jira_server import SandboxJira
-from tests.e2e.harness import WorkerProcess, env_for, settings_for, stop_process, wait_until
+from tests.builders import settings_for, stop_process, wait_until
+from tests.e2e.harness import WorkerProcess, env_for
 from sandbox.embedded_redis import EmbeddedRedis
 from worker.runtime import connect_redis
 from worker.settings import Settings

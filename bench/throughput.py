@@ -6,7 +6,7 @@ import os
 import time
 from dataclasses import dataclass
 
-from tests.e2e.harness import wait_until
+from tests.builders import wait_until
 
 from .report import Row
 from .scenario import INCOMPLETE, connect_web, quiesce, seed_changes
