@@ -4,9 +4,16 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import re
 import tomllib
 from collections.abc import Mapping
 from typing import Any
+
+
+# Jira's project key format: a capital letter, then capitals, digits or underscores.
+PROJECT_KEY = re.compile(r"[A-Z][A-Z0-9_]+")
+# Without a [deploy] table: deploys to "production" wait for an approved change.
+DEFAULT_DEPLOY: Mapping[str, Any] = {"environments": ["production"]}
 
 
 class PolicyError(ValueError):
@@ -73,12 +80,26 @@ class CabPolicy:
 
 
 @dataclasses.dataclass(frozen=True)
+class DeployPolicy:
+    """Which deployment environments wait for an approved change (the deployment gate)."""
+
+    environments: tuple[str, ...]
+
+    def gates(self, environment: str) -> bool:
+        """Tell whether deploying to ``environment`` needs an approved change (case ignored:
+        GitHub's environment names are case-insensitive, and missing "Production" is a hole)."""
+        wanted = environment.strip().casefold()
+        return any(name.strip().casefold() == wanted for name in self.environments)
+
+
+@dataclasses.dataclass(frozen=True)
 class Policy:
     """The whole change policy, as names people see in Jira."""
 
     source: str
     scope_issue_type: str
     scope_jql: str
+    scope_project_keys: tuple[str, ...]
     field_names: Mapping[FieldRole, str]
     status_names: Mapping[StatusRole, str]
     category_values: Mapping[Category, str]
@@ -94,6 +115,7 @@ class Policy:
     allowed_moves: frozenset[tuple[StatusRole, StatusRole]]
     way_back_moves: frozenset[tuple[StatusRole, StatusRole]]
     cab: CabPolicy
+    deploy: DeployPolicy
     slack_channel: str
     slack_users: Mapping[str, str]
     violation_label: str
@@ -133,6 +155,8 @@ def parse_policy(text: str, source: str = "<policy>") -> Policy:
     cab = reader.table("cab")
     slack = reader.table("slack")
     labels = reader.table("labels")
+    # Optional, so that policy files written before the deployment gate keep loading.
+    deploy = reader.table("deploy") if "deploy" in reader.data else DEFAULT_DEPLOY
 
     field_names = reader.role_map(fields, "fields", FieldRole)
     status_names = reader.role_map(statuses, "statuses", StatusRole)
@@ -163,6 +187,13 @@ def parse_policy(text: str, source: str = "<policy>") -> Policy:
     moves = reader.moves(workflow, "allowed")
     way_back = reader.moves(workflow, "way_back")
 
+    project_keys = (reader.strings(scope, "scope", "project_keys") if "project_keys" in scope
+                    else ())
+    for key in project_keys:
+        if not PROJECT_KEY.fullmatch(key):
+            raise reader.fail("scope.project_keys", f"{key!r} is not a Jira project key "
+                              "(a capital letter, then capitals, digits or _)")
+
     rrule = reader.string(cab, "cab", "meeting_rrule")
     if "FREQ=" not in rrule.upper():
         raise PolicyError(f"{source}: cab.meeting_rrule: {rrule!r} is not an RFC 5545 RRULE (no FREQ=)")
@@ -171,6 +202,7 @@ def parse_policy(text: str, source: str = "<policy>") -> Policy:
         source=source,
         scope_issue_type=reader.string(scope, "scope", "issue_type"),
         scope_jql=reader.string(scope, "scope", "jql"),
+        scope_project_keys=project_keys,
         field_names=field_names,
         status_names=status_names,
         category_values=category_values,
@@ -197,6 +229,7 @@ def parse_policy(text: str, source: str = "<policy>") -> Policy:
             agenda_hours_before=reader.integer(cab, "cab", "agenda_hours_before", minimum=1),
             retrospective_due_hours=reader.integer(cab, "cab", "retrospective_due_hours", minimum=1),
         ),
+        deploy=DeployPolicy(environments=reader.strings(deploy, "deploy", "environments")),
         slack_channel=reader.string(slack, "slack", "channel"),
         slack_users=reader.string_map(slack, "slack", "users"),
         violation_label=reader.string(labels, "labels", "violation"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from datetime import datetime, timezone
 
+from rules.approvals import Approval, ApprovalRole, ApprovalState, material_values, revision_of
 from rules.change_request import ChangeRequest
 from rules.policy import FieldRole, StatusRole
 from rules.site_map import SiteMap
@@ -66,3 +67,10 @@ def change(
 def with_status(cr: ChangeRequest, status: StatusRole) -> ChangeRequest:
     """Return the change request in another status."""
     return dataclasses.replace(cr, status_id=STATUS_IDS[status])
+
+
+def approved(cr: ChangeRequest, *roles: ApprovalRole) -> ApprovalState:
+    """Return approvals in ``roles`` (one person each) recorded for the change as it is now."""
+    return ApprovalState(revision_of(cr), material_values(cr), tuple(
+        Approval(f"712020:approver-{i}", role, "2026-11-30T09:00:00+00:00")
+        for i, role in enumerate(roles)))

@@ -22,6 +22,10 @@ def test_default_policy_matches_policy_md():
     assert (StatusRole.DRAFT, StatusRole.AWAITING_APPROVAL) in policy.allowed_moves
     assert "tbd" in policy.placeholders and policy.min_text_length == 20
     assert policy.slack_users == {}
+    assert policy.scope_project_keys == ("CHG",)
+    assert policy.deploy.environments == ("production",)
+    assert policy.deploy.gates("production") and policy.deploy.gates(" Production ")
+    assert not policy.deploy.gates("staging")
     assert parse_policy(edit("[slack.users]\n", '[slack.users]\nU123 = "712020:dana"\n')
                         ).slack_users == {"U123": "712020:dana"}
 
@@ -70,6 +74,19 @@ ERRORS = [
      r"slack\.users: expected a table of names to non-empty strings"),
     ("table given as value", "labels = 3\n" + edit("[labels]\n", "[labels_old]\n"),
      r"\[labels\]: expected a table"),
+    ("deploy not a table", edit("[deploy]\n", "[[deploy]]\n"),
+     r"p\.toml: \[deploy\]: expected a table"),
+    ("deploy environments a string", edit('environments = ["production"]', 'environments = "production"'),
+     r"p\.toml: deploy\.environments: expected a list of non-empty strings"),
+    ("deploy environments empty", edit('environments = ["production"]', "environments = []"),
+     r"p\.toml: deploy\.environments: must not be empty"),
+    ("deploy environment blank", edit('environments = ["production"]', 'environments = ["production", " "]'),
+     r"p\.toml: deploy\.environments: expected a list of non-empty strings"),
+    ("project keys a string", edit('project_keys = ["CHG"]', 'project_keys = "CHG"'),
+     r"p\.toml: scope\.project_keys: expected a list of non-empty strings"),
+    ("project key in lower case", edit('project_keys = ["CHG"]', 'project_keys = ["CHG", "ops"]'),
+     r"p\.toml: scope\.project_keys: 'ops' is not a Jira project key \(a capital letter, then "
+     r"capitals, digits or _\)"),
 ]
 
 
@@ -94,3 +111,11 @@ def test_single_choice_lists_read_naturally():
 def test_unreadable_policy_file(tmp_path):
     with pytest.raises(PolicyError, match=r"cannot read the policy file"):
         load_policy(tmp_path / "missing.toml")
+
+
+def test_a_policy_written_before_the_deployment_gate_still_loads():
+    text = DEFAULT_POLICY_PATH.read_text(encoding="utf-8")
+    older = text.replace('project_keys = ["CHG"]\n', "").replace(
+        '[deploy]\n', "[old_deploy]\n")
+    policy = parse_policy(older, "p.toml")
+    assert (policy.scope_project_keys, policy.deploy.environments) == ((), ("production",))
