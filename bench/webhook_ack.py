@@ -11,11 +11,13 @@ from .report import Row, percentile
 from .stack import ROOT, SECRET, Stack
 
 TARGET_RATIO = 0.7
-MISSED = ("per delivery the endpoint verifies the HMAC, parses the JSON, claims the delivery id "
-          "(one Redis SET NX) and enqueues (one Redis pipeline), and logs one line; on 2 cores "
-          "shared with the load generator that costs a share of the bare ceiling. Reaching 0.7: "
-          "more gunicorn workers than the Procfile's 2 (or gthread workers), LOG_LEVEL=WARNING "
-          "in production, orjson for the parse, and claim + enqueue in one Redis round trip.")
+MISSED = ("per delivery the endpoint verifies the HMAC, parses the JSON, asks Redis whether the "
+          "delivery was seen (EXISTS), enqueues (RQ's unique enqueue), then notes the delivery "
+          "(SET; after the enqueue, so that Redis failing in between loses nothing), and logs "
+          "one line; on 2 cores shared with the load generator that costs a share of the bare "
+          "ceiling. Reaching 0.7: more gunicorn workers than the Procfile's 2 (or gthread "
+          "workers), LOG_LEVEL=WARNING in production, orjson for the parse, and the seen-check, "
+          "enqueue and note in one Lua script (one round trip).")
 
 
 @dataclass(frozen=True)
