@@ -56,13 +56,24 @@ def maybe(strategy: st.SearchStrategy) -> st.SearchStrategy:
     return st.one_of(strategy, st.none(), anything())
 
 
-# Hypothesis picks a branch of one_of evenly: good values are repeated to be drawn more often.
+def weighted(*choices: tuple[int, st.SearchStrategy]) -> st.SearchStrategy:
+    """Draw from each strategy in proportion to its weight.
+
+    one_of draws its branches evenly, and repeating a branch does not weight it (Hypothesis
+    drops the repeats), so good values would be as rare as each kind of bad one.
+    """
+    pool = [strategy for weight, strategy in choices for _ in range(weight)]
+    return st.integers(min_value=0, max_value=len(pool) - 1).flatmap(lambda i: pool[i])
+
+
 digits = st.integers(min_value=0, max_value=10**6).map(str)
-ids = st.one_of(digits, digits, st.integers(min_value=-10, max_value=10**6), st.text(max_size=12))
+ids = weighted((2, digits), (1, st.integers(min_value=-10, max_value=10**6)),
+               (1, st.text(max_size=12)))
 good_keys = st.from_regex(r"[A-Z][A-Z0-9_]{0,5}-[0-9]{1,6}", fullmatch=True)
-issue_keys = st.one_of(good_keys, good_keys, good_keys,
-                       st.sampled_from(["CHG-7", "chg-7", "CHG-", "-7", "CHG-7 ", "CHG-7\n"]),
-                       st.text(max_size=12))
+issue_keys = weighted(
+    (3, good_keys),
+    (1, st.sampled_from(["CHG-7", "chg-7", "CHG-", "-7", "CHG-7 ", "CHG-7\n"])),
+    (1, st.text(max_size=12)))
 items = st.fixed_dictionaries(
     {"fieldId": st.sampled_from(["status", "status", *FIELDS]),
      "field": st.sampled_from(["Status", "Rollback Plan", "Outcome", *FIELDS]),
