@@ -29,7 +29,7 @@ def runtime_options(jira, slack):
 
 
 @pytest.fixture
-def key(jira, runtime):  # noqa: F811
+def key(jira, runtime):
     """An Emergency change in Awaiting Approval, its approval request posted to Slack."""
     issue_key = jira.create_change_request("alice", SUMMARY, EMERGENCY)
     jira.transition(issue_key, "Awaiting Approval", as_user="alice")
@@ -37,22 +37,22 @@ def key(jira, runtime):  # noqa: F811
     return issue_key
 
 
-def click(runtime, key, slack, user, action="approve", at=CLICK_TS):  # noqa: F811
+def click(runtime, key, slack, user, action="approve", at=CLICK_TS):
     [request] = slack.messages
     return handle_slack_action(key, action, user, request.ts, at, runtime=runtime)
 
 
-def approvals(jira, key):  # noqa: F811
+def approvals(jira, key):
     return [(a["accountId"], a["role"]) for a in
             jira.property(key, "changeguard")["approvals"]["approvals"]]
 
 
-def bot_writes(jira):  # noqa: F811
+def bot_writes(jira):
     return [(r.method, r.path.rsplit("/", 1)[-1]) for r in jira.requests
             if r.account_id == jira.bot.account_id and r.method != "GET"]
 
 
-def test_the_request_is_posted_once_per_revision_with_its_buttons(jira, slack, runtime, key):  # noqa: F811
+def test_the_request_is_posted_once_per_revision_with_its_buttons(jira, slack, runtime, key):
     [message] = slack.messages
     assert (message.channel, message.text) == (
         "#deployments",
@@ -76,7 +76,7 @@ def test_the_request_is_posted_once_per_revision_with_its_buttons(jira, slack, r
     assert len(slack.messages) == 1
 
 
-def test_only_emergency_changes_awaiting_approval_get_a_request(jira, slack, runtime):  # noqa: F811
+def test_only_emergency_changes_awaiting_approval_get_a_request(jira, slack, runtime):
     normal = jira.create_change_request("alice", SUMMARY, COMPLETE)
     jira.transition(normal, "Awaiting Approval", as_user="alice")
     draft = jira.create_change_request("alice", SUMMARY, EMERGENCY)
@@ -87,7 +87,7 @@ def test_only_emergency_changes_awaiting_approval_get_a_request(jira, slack, run
     assert slack.messages == []
 
 
-def test_hoe_then_named_ic_approve_from_slack_and_changeguard_moves_it(jira, slack, runtime, key):  # noqa: F811
+def test_hoe_then_named_ic_approve_from_slack_and_changeguard_moves_it(jira, slack, runtime, key):
     dana, erin = jira.users["dana"].account_id, jira.users["erin"].account_id
     assert click(runtime, key, slack, "U0DANA") == {"verdict": "recorded", "moved": False}
     assert jira.status_of(key) == "Awaiting Approval"
@@ -121,7 +121,7 @@ def test_hoe_then_named_ic_approve_from_slack_and_changeguard_moves_it(jira, sla
         "verdict": "ignore", "reason": "own_move"}
 
 
-def test_a_slack_approval_counts_for_the_jira_path(jira, slack, runtime, key):  # noqa: F811
+def test_a_slack_approval_counts_for_the_jira_path(jira, slack, runtime, key):
     click(runtime, key, slack, "U0DANA")
     jira.transition(key, "Approved", as_user="erin")
     assert enforce_transition(**move_args(jira, key, "erin"), runtime=runtime) == {
@@ -129,7 +129,7 @@ def test_a_slack_approval_counts_for_the_jira_path(jira, slack, runtime, key):  
     assert jira.status_of(key) == "Approved"
 
 
-def test_one_approval_twice_does_not_approve(jira, slack, runtime, key):  # noqa: F811
+def test_one_approval_twice_does_not_approve(jira, slack, runtime, key):
     click(runtime, key, slack, "U0DANA")
     jira.reset_recordings()
     assert click(runtime, key, slack, "U0DANA", at="1764583260.000200") == {
@@ -153,7 +153,7 @@ REFUSALS = [
 
 
 @pytest.mark.parametrize("who, slack_id, text", REFUSALS, ids=[r[0] for r in REFUSALS])
-def test_refusals_are_shown_in_slack_and_record_nothing(jira, slack, runtime, key, who,  # noqa: F811
+def test_refusals_are_shown_in_slack_and_record_nothing(jira, slack, runtime, key, who,
                                                         slack_id, text):
     click(runtime, key, slack, "U0DANA")
     jira.reset_recordings()
@@ -166,7 +166,7 @@ def test_refusals_are_shown_in_slack_and_record_nothing(jira, slack, runtime, ke
     assert slack.messages[0].latest_text == text.format(key=key)
 
 
-def test_reject_records_it_and_moves_the_change_to_rejected(jira, slack, runtime, key):  # noqa: F811
+def test_reject_records_it_and_moves_the_change_to_rejected(jira, slack, runtime, key):
     jira.reset_recordings()
     assert click(runtime, key, slack, "U0DANA", action="reject") == {"verdict": "rejected",
                                                                       "moved": True}
@@ -179,7 +179,7 @@ def test_reject_records_it_and_moves_the_change_to_rejected(jira, slack, runtime
         f":x: Rejected by Dana Diaz. changeguard moved {key} to Rejected.")
 
 
-def test_a_retried_job_only_repeats_the_message_update(jira, slack, runtime, key):  # noqa: F811
+def test_a_retried_job_only_repeats_the_message_update(jira, slack, runtime, key):
     click(runtime, key, slack, "U0DANA")
     jira.reset_recordings()
     assert click(runtime, key, slack, "U0DANA") == {"verdict": "recorded", "moved": False}
@@ -188,7 +188,7 @@ def test_a_retried_job_only_repeats_the_message_update(jira, slack, runtime, key
         f"Dana Diaz approved as the Head of Engineering. {STILL_IC}"] * 2
 
 
-def test_a_click_on_an_older_request_is_refused(jira, slack, runtime, key):  # noqa: F811
+def test_a_click_on_an_older_request_is_refused(jira, slack, runtime, key):
     [old] = slack.messages
     jira.transition(key, "Draft", as_user="alice")
     jira.edit(key, "alice", {"Rollback Plan": "Restore the previous bundle from the S3 backup."})
