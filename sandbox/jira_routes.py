@@ -18,7 +18,7 @@ from sandbox.jira_render import (
     transition_json,
     user_json,
 )
-from sandbox.jira_routing import Answer, Call, optional_is_last, route
+from sandbox.jira_routing import Answer, Call, page_bean, route
 from sandbox.jira_state import JiraError, SandboxUser
 from sandbox.jql import JqlError, parse
 
@@ -84,19 +84,10 @@ def group_members(call: Call) -> Answer:
     start, size = call.int_arg("startAt", 0), max(1, min(call.int_arg("maxResults", 50), 50))
     members = [u for u in call.site.users.values() if group.name in u.groups]
     page = members[start:start + size]
-    query = (f"{call.base}/rest/api/3/group/member"
-             f"?groupId={group.group_id}&includeInactiveUsers=false")
-    body = {
-        "self": f"{query}&startAt={start}&maxResults={size}",
-        "maxResults": size,
-        "startAt": start,
-        "total": len(members),
-        "isLast": start + size >= len(members),
-        "values": [user_json(u, call.base, email=True) for u in page],
-    }
-    if not body["isLast"]:
-        body["nextPage"] = f"{query}&startAt={start + size}&maxResults={size}"
-    return 200, optional_is_last(call, body)
+    link = (f"{call.base}/rest/api/3/group/member"
+            f"?groupId={group.group_id}&includeInactiveUsers=false")
+    return 200, page_bean(call, link, start=start, size=size, total=len(members),
+                          values=[user_json(u, call.base, email=True) for u in page])
 
 
 @route("/rest/api/3/issue", "POST")
@@ -130,18 +121,8 @@ def get_changelog(call: Call, key: str) -> Answer:
         histories = issue.histories  # oldest first, as Jira pages them
         page = [history_json(call.site, h, call.base) for h in histories[start:start + size]]
         total = len(histories)
-    link = f"{call.base}/rest/api/3/issue/{key}/changelog"
-    body: dict[str, Any] = {
-        "self": f"{link}?startAt={start}&maxResults={size}",
-        "maxResults": size,
-        "startAt": start,
-        "total": total,
-        "isLast": start + size >= total,
-        "values": page,
-    }
-    if not body["isLast"]:
-        body["nextPage"] = f"{link}?startAt={start + size}&maxResults={size}"
-    return 200, optional_is_last(call, body)
+    return 200, page_bean(call, f"{call.base}/rest/api/3/issue/{key}/changelog", start=start,
+                          size=size, total=total, values=page)
 
 
 @route("/rest/api/3/issue/<key>", "PUT")

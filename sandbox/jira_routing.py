@@ -46,11 +46,31 @@ class Call:
 Answer = tuple[int, Any]
 
 
-def optional_is_last(call: Call, page: dict[str, Any]) -> dict[str, Any]:
-    """Return a paged answer without its optional isLast when the site is told to leave it out."""
+def page_bean(call: Call, link: str, *, start: int, size: int, total: int, values: list[Any],
+              **extra: Any) -> dict[str, Any]:
+    """Return one page of a startAt-paged answer, shaped as Jira's PageBeans are.
+
+    ``link`` is the resource's URL with any query it needs; nextPage comes while there is more,
+    and the optional isLast is left out when the site is told to (send_is_last).
+    """
+    joiner = "&" if "?" in link else "?"
+    last = start + size >= total
+    body: dict[str, Any] = {
+        "self": f"{link}{joiner}startAt={start}&maxResults={size}",
+        "maxResults": size,
+        "startAt": start,
+        "total": total,
+        "isLast": last,
+        **extra,
+        "values": values,
+    }
+    if not last:
+        body["nextPage"] = f"{link}{joiner}startAt={start + size}&maxResults={size}"
     if not call.site.sends_is_last:
-        page.pop("isLast", None)
-    return page
+        del body["isLast"]
+    return body
+
+
 ROUTES: dict[str, Callable[..., Answer]] = {}
 URL_MAP = Map(strict_slashes=False)
 

@@ -6,7 +6,7 @@ import logging
 import uuid
 from typing import Any
 
-from sandbox.jira_routing import Answer, Call, optional_is_last, route
+from sandbox.jira_routing import Answer, Call, page_bean, route
 from sandbox.jira_state import JiraSite, Transition
 
 logger = logging.getLogger(__name__)
@@ -86,16 +86,5 @@ def search_workflows(call: Call) -> Answer:
         page = workflows[start:start + size]
         referenced = dict.fromkeys(s["statusReference"] for w in page for s in w["statuses"])
         statuses = [_status_json(call.site, status_id) for status_id in referenced]
-    link = f"{call.base}/rest/api/3/workflows/search"
-    body: dict[str, Any] = {
-        "self": f"{link}?startAt={start}&maxResults={size}",
-        "maxResults": size,
-        "startAt": start,
-        "total": len(workflows),
-        "isLast": start + size >= len(workflows),
-        "statuses": statuses,
-        "values": page,
-    }
-    if not body["isLast"]:
-        body["nextPage"] = f"{link}?startAt={start + size}&maxResults={size}"
-    return 200, optional_is_last(call, body)
+    return 200, page_bean(call, f"{call.base}/rest/api/3/workflows/search", start=start,
+                          size=size, total=len(workflows), values=page, statuses=statuses)
