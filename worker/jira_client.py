@@ -13,15 +13,14 @@ from urllib.parse import quote
 import requests
 from atlassian.jira import JiraCloud
 
+from .call_budget import CALL_BUDGET_SECONDS, CallBudget
+
 logger = logging.getLogger(__name__)
 
 # 429 and 503 mean Jira did not act on the request, so even a POST is safe to send again.
 _RETRY_ANY_METHOD = frozenset({429, 503})
 _RETRY_IDEMPOTENT = frozenset({500, 502, 504})
 _IDEMPOTENT_METHODS = frozenset({"GET", "PUT", "DELETE", "HEAD"})
-# The longest one call may take, retries and waits included: a job renews its issue lock
-# (60 s) before each step, and a step makes at most two calls.
-CALL_BUDGET_SECONDS = 25.0
 CHANGELOG_PAGE_SIZE = 100  # the most GET issue/{key}/changelog gives in one page
 
 
@@ -120,7 +119,7 @@ class JiraClient:
     ) -> requests.Response:
         """Send one request; retry 429/503 (honouring Retry-After) and transient faults, bounded."""
         method = method.upper()
-        started = self._clock()
+        budget = CallBudget(self._budget, self._timeout, self._clock)
         for attempt in range(1, self._max_attempts + 1):
             self.calls += 1
             try:
@@ -135,7 +134,7 @@ class JiraClient:
                                                           "attempt": attempt, "error": str(exc)})
                 wait = self._backoff(attempt)
                 if (not retryable or attempt == self._max_attempts
-                        or not self._within_budget(started, wait)):
+                        or not budget.allows(wait)):
                     raise JiraUnavailable(f"{method} {path}: {exc}", method=method, path=path) from exc
                 self._sleep(wait)
                 continue
@@ -152,15 +151,11 @@ class JiraClient:
                 wait = self._retry_after(response)
                 if wait is None:
                     wait = self._backoff(attempt)
-                if wait <= self._max_wait and self._within_budget(started, wait):
+                if wait <= self._max_wait and budget.allows(wait):
                     self._sleep(wait)
                     continue
             raise _error_for(response, method, path)
         raise AssertionError("unreachable")  # pragma: no cover
-
-    def _within_budget(self, started: float, wait: float) -> bool:
-        """Tell whether waiting ``wait`` s and one more attempt fit in the call's budget."""
-        return self._clock() - started + wait + self._timeout <= self._budget
 
     def _report(self, method: str, status: int | None) -> None:
         if self._on_call is not None:

@@ -15,13 +15,11 @@ from urllib.error import URLError
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
+from .call_budget import CALL_BUDGET_SECONDS, CallBudget
 from .settings import DEFAULT_SLACK_API_URL, Settings
 
 logger = logging.getLogger(__name__)
 
-# The longest one call may take, retries and waits included: a job renews its issue lock
-# (60 s) before each step; the same budget as the Jira client's.
-CALL_BUDGET_SECONDS = 25.0
 NOT_SENT = "policy's Slack notice not sent: SLACK_BOT_TOKEN is unset"
 # Methods that change nothing, or set the same end state when sent twice.
 _IDEMPOTENT = frozenset({"auth.test", "chat.update", "users.lookupByEmail"})
@@ -89,7 +87,7 @@ class SlackClient:
              params: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """Call one Web API method; retry 429 (honouring Retry-After) and transient faults, bounded."""
         idempotent = method in _IDEMPOTENT
-        started = self._clock()
+        budget = CallBudget(self._budget, self._timeout, self._clock)
         for attempt in range(1, self._max_attempts + 1):
             try:
                 response = self._web.api_call(
@@ -103,7 +101,7 @@ class SlackClient:
                 logger.warning("slack error", extra={"method": method, "status": status,
                                                      "error": error, "attempt": attempt})
                 wait = self._wait_before_retry(method, status, exc, attempt, idempotent)
-                if wait is None or not self._within_budget(started, wait):
+                if wait is None or not budget.allows(wait):
                     raise _error_for(method, status, error, exc) from exc
             except (OSError, http.client.HTTPException) as exc:
                 # urllib wraps failures before the request was fully sent in URLError
@@ -113,7 +111,7 @@ class SlackClient:
                                                            "error": str(exc)})
                 wait = self._backoff(attempt)
                 if (not (unsent or idempotent) or attempt == self._max_attempts
-                        or not self._within_budget(started, wait)):
+                        or not budget.allows(wait)):
                     raise SlackUnavailable(f"{method}: {exc}", method=method) from exc
             self._sleep(wait)
         raise AssertionError("unreachable")  # pragma: no cover
@@ -132,10 +130,6 @@ class SlackClient:
         else:
             return None
         return wait if wait <= self._max_wait else None
-
-    def _within_budget(self, started: float, wait: float) -> bool:
-        """Tell whether waiting ``wait`` s and one more attempt fit in the call's budget."""
-        return self._clock() - started + wait + self._timeout <= self._budget
 
     def _backoff(self, attempt: int) -> float:
         # Exponential backoff with full jitter, capped.

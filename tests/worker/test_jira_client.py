@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from jobs.issue_session import LOCK_SECONDS
-from worker.jira_client import (CALL_BUDGET_SECONDS, JiraAuthError, JiraClient, JiraNotFound,
-                                JiraRateLimited, JiraRejected, JiraUnavailable)
+from worker.jira_client import (JiraAuthError, JiraClient, JiraNotFound, JiraRateLimited,
+                                JiraRejected, JiraUnavailable)
 
 from ..builders import Clock, Waits
 
@@ -77,10 +76,6 @@ def test_one_call_never_outlasts_its_budget(jira, retry_afters, waited, seen, ra
         with pytest.raises(raised):
             client.get_myself()
     assert (waits, statuses(jira, "/rest/api/3/myself")) == (waited, seen)
-
-
-def test_the_default_budget_leaves_two_calls_inside_the_issue_lock():
-    assert 2 * CALL_BUDGET_SECONDS < LOCK_SECONDS
 
 
 def test_a_post_is_not_repeated_after_a_500(jira):

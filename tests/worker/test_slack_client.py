@@ -7,10 +7,9 @@ import socket
 
 import pytest
 
-from jobs.issue_session import LOCK_SECONDS
 from sandbox.slack_server import SandboxSlack, SlackEdit, SlackMessage
 from worker.settings import Settings
-from worker.slack_client import (CALL_BUDGET_SECONDS, NOT_SENT, SlackClient, SlackRateLimited,
+from worker.slack_client import (NOT_SENT, SlackClient, SlackRateLimited,
                                  SlackRejected, SlackUnavailable, UnsentSlack, slack_client_for)
 
 from ..builders import Clock, Waits
@@ -124,10 +123,6 @@ def test_one_call_never_outlasts_its_budget(slack, retry_afters, waited, seen):
         with pytest.raises(SlackRateLimited):
             client.post_message("#cab", "CAB at 14:00")
     assert (waits, [r.status for r in slack.requests]) == (waited, seen)
-
-
-def test_the_default_budget_leaves_two_calls_inside_the_issue_lock():
-    assert 2 * CALL_BUDGET_SECONDS < LOCK_SECONDS
 
 
 def test_5xx_on_an_idempotent_call_backs_off_exponentially_with_jitter(slack):
