@@ -262,3 +262,17 @@ def test_a_worker_on_an_emptied_redis_does_not_flag_a_decided_move_again(jira, s
     jira.reset_recordings()
     assert enforce_transition(**args, runtime=runtime)["reason"] == "already_handled"
     assert bot_calls(jira) == []
+
+
+def test_a_stored_plan_this_version_cannot_read_is_dropped_and_the_move_judged_afresh(
+        jira, runtime, caplog):
+    args = move_to_awaiting(jira, INCOMPLETE)
+    plan_key = runtime.settings.key("plan", args["issue_key"], args["changelog_id"])
+    runtime.redis.set(plan_key, json.dumps({"steps": [{"kind": "page_someone"}], "done": 0}))
+    with caplog.at_level(logging.WARNING, logger="jobs.issue_session"):
+        assert enforce_transition(**args, runtime=runtime) == {
+            "verdict": "revert", "reason": "gate_failed", "reverted": True}
+    assert [r.getMessage() for r in caplog.records] == ["stored plan discarded"]
+    assert (jira.status_of(args["issue_key"]), len(jira.comments(args["issue_key"]))) == (
+        "Draft", 1)
+    assert runtime.redis.exists(plan_key) == 0
