@@ -13,6 +13,7 @@ from rules.deployment_notice import (PROPERTY_KEY, NoticeAction, OutcomeAction, 
                                      SlackText, decide_notice, decide_outcome_update,
                                      finished_message, mover_name, parse_notice_record,
                                      starting_message)
+from rules.deployment import PROPERTY_KEY as DEPLOYMENTS_KEY, parse_deployments
 from rules.policy import FieldRole
 from worker import runtime as runtime_module
 from worker.runtime import Runtime
@@ -32,7 +33,8 @@ def announce_deployment(issue_key: str, changelog_id: str, to_status_id: str, *,
     with issue_session(rt, issue_key, lane="notice"):
         # One read: fields, the stored messages, and the changelog (who made the move).
         issue = rt.jira.get_issue(issue_key, fields=fields_to_fetch(rt.site),
-                                  properties=[PROPERTY_KEY], expand=["changelog"])
+                                  properties=[PROPERTY_KEY, DEPLOYMENTS_KEY],
+                                  expand=["changelog"])
         change = parse_change_request(issue, rt.site)
         record = parse_notice_record((issue.get("properties") or {}).get(PROPERTY_KEY))
         action = decide_notice(change, rt.site, to_status_id, move, record)
@@ -48,8 +50,11 @@ def announce_deployment(issue_key: str, changelog_id: str, to_status_id: str, *,
             who = mover_name(issue, move)
             outcome = None
             if action is NoticeAction.POST_STARTING:
+                deployments = parse_deployments(
+                    (issue.get("properties") or {}).get(DEPLOYMENTS_KEY))
                 message = starting_message(change, rt.policy, url, who,
-                                           ZoneInfo(rt.policy.cab.timezone))
+                                           ZoneInfo(rt.policy.cab.timezone),
+                                           deployments.in_progress())
                 thread = None
             else:
                 thread = record.starting

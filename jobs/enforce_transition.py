@@ -17,6 +17,7 @@ from worker.runtime import Runtime
 
 from .approver_groups import groups_of
 from .issue_session import find_transition, iso_from_ms, issue_session
+from .waiting_deployments import has_waiting
 
 logger = logging.getLogger(__name__)
 
@@ -89,7 +90,8 @@ def enforce_transition(
                 issue_key=issue_key, move=move, change=change, record=record,
                 at=iso_from_ms(timestamp),
                 browse_url=f"{rt.settings.jira_base_url}/browse/{issue_key}",
-                revert_transition_id=way_back, replayed=approvals if replayed else None)
+                revert_transition_id=way_back, replayed=approvals if replayed else None,
+                deployments_waiting=has_waiting(rt, issue_key))
             plan = plan_for_move(decision, facts, rt.policy, rt.site)
         # The follow-ups are steps of the plan: taken before the move is marked handled.
         plan = session.carry_out(plan_id, plan, context, handled=move.changelog_id)

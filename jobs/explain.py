@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rules.change_request import fields_to_fetch, parse_change_request
+from rules.deployment import PROPERTY_KEY as DEPLOYMENTS_KEY, deployment_lines, parse_deployments
 from rules.explanation import explain
 from rules.issue_record import PROPERTY_KEY, parse_record
 from worker.runtime import Runtime
@@ -11,7 +12,10 @@ from worker.runtime import Runtime
 def explain_issue(issue_key: str, *, runtime: Runtime) -> str:
     """Read the issue (one GET) and return the gate-by-gate explanation as text."""
     issue = runtime.jira.get_issue(issue_key, fields=fields_to_fetch(runtime.site),
-                                   properties=[PROPERTY_KEY])
+                                   properties=[PROPERTY_KEY, DEPLOYMENTS_KEY])
     change = parse_change_request(issue, runtime.site)
-    record = parse_record((issue.get("properties") or {}).get(PROPERTY_KEY))
-    return "\n".join(explain(change, record, runtime.policy, runtime.site))
+    properties = issue.get("properties") or {}
+    record = parse_record(properties.get(PROPERTY_KEY))
+    deployments = parse_deployments(properties.get(DEPLOYMENTS_KEY))
+    return "\n".join((*explain(change, record, runtime.policy, runtime.site),
+                      *deployment_lines(deployments)))

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from rq import Queue
 
 from rules.change_history import parse_history
+from rules.job_names import JobName
 from rules.reconcile import (JobRequest, advanced_mark, missing_jobs, parse_jira_time, sweep_jql,
                              sweep_since)
 from worker import runtime as runtime_module
@@ -16,6 +17,7 @@ from worker.runtime import Runtime
 
 from .enqueue import enqueue_once
 from .issue_session import MARKER_TTL_SECONDS
+from .waiting_deployments import changes_with_waiting
 
 logger = logging.getLogger(__name__)
 
@@ -42,9 +44,15 @@ def sweep(now: datetime, *, runtime: Runtime | None = None, page_size: int = 50)
         if new_mark != mark:
             rt.redis.set(mark_key, new_mark.astimezone(timezone.utc).isoformat())
             mark = new_mark
+    # Deployments waiting at the gate are decided again: a window that opened, a webhook lost.
+    minute = now.astimezone(timezone.utc).strftime("%Y%m%d%H%M")
+    rechecked = [key for key in changes_with_waiting(rt) if enqueue_once(
+        queue, JobName.RELEASE_WAITING, f"{rt.settings.namespace}-release-{key}-sweep-{minute}",
+        {"issue_key": key})]
     logger.info("sweep done", extra={"since": since.isoformat(), "searched": searched,
-                                     "recovered": len(recovered)})
-    return {"since": since.isoformat(), "searched": searched, "recovered": recovered}
+                                     "recovered": len(recovered), "rechecked": len(rechecked)})
+    return {"since": since.isoformat(), "searched": searched, "recovered": recovered,
+            "rechecked": rechecked}
 
 
 def _recover(rt: Runtime, queue: Queue, key: str, updated: datetime | None) -> list[str]:

@@ -7,6 +7,7 @@ from typing import Any
 
 from rules.job_names import JobName
 
+from .deploy_gate import finish_deployment, judge_deployment, release_waiting
 from .deployment_notices import announce_deployment
 from .enforce_edit import enforce_edit
 from .enforce_transition import enforce_transition
@@ -17,4 +18,7 @@ JOBS: Mapping[JobName, Callable[..., Any]] = {
     JobName.ENFORCE_EDIT: enforce_edit,
     JobName.ANNOUNCE_DEPLOYMENT: announce_deployment,
     JobName.REQUEST_EMERGENCY_APPROVAL: request_emergency_approval,
+    JobName.JUDGE_DEPLOYMENT: judge_deployment,
+    JobName.FINISH_DEPLOYMENT: finish_deployment,
+    JobName.RELEASE_WAITING: release_waiting,
 }

@@ -44,6 +44,10 @@ STOPPED = {
     StatusRole.CLOSED: ("{key} is already {status}: a further deployment needs a change request "
                         "of its own."),
 }
+NOT_FOUND = ("{key} was not found in Jira (or changeguard's account cannot see it): check the "
+             "key, and link the deployment to the change request it carries out.")
+NOT_A_CHANGE = ("{key} is {issue_type}, not {a_change_type}: link the deployment to the "
+                "{change_type} it carries out.")
 UNKNOWN_STATUS = ("{key} is in a status the change policy does not name, so it cannot be "
                   "deployed: take it through the change workflow to {approved}.")
 BREAKS_POLICY = "{key} cannot deploy: {finding}"
@@ -125,6 +129,23 @@ def resolve_change(explicit_key: str | None, texts: tuple[str, ...],
     if found:
         return ChangeResolution(None, SEVERAL_KEYS.format(keys=_choices(list(found), "and")))
     return ChangeResolution(None, NO_KEY.format(example=example))
+
+
+def not_found(key: str) -> GateDecision:
+    """Return the DENY answer for a key Jira does not know (or hides from changeguard)."""
+    return _decision(GateVerdict.DENY, NOT_FOUND, key)
+
+
+def not_a_change(key: str, issue_type: str | None, change_type: str) -> GateDecision:
+    """Return the DENY answer for a key of an issue that is not a change request (an epic...)."""
+    return _decision(GateVerdict.DENY, NOT_A_CHANGE, key,
+                     issue_type=_with_article(issue_type or "issue"),
+                     a_change_type=_with_article(change_type), change_type=change_type)
+
+
+def _with_article(noun: str) -> str:
+    """Return ``noun`` after "a" or "an", as it is read ("an Epic", "a Story")."""
+    return f"{'an' if noun[:1].lower() in ('a', 'e', 'i', 'o', 'u') else 'a'} {noun}"
 
 
 def decide_deploy(change: ChangeRequest, approvals: ApprovalState, *, environment: str,

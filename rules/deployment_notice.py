@@ -9,6 +9,7 @@ from datetime import datetime, tzinfo
 from typing import Any
 
 from .change_request import ChangeRequest
+from .deployment import DeploymentEntry
 from .policy import FieldRole, Policy, StatusRole
 from .site_map import SiteMap
 
@@ -159,8 +160,9 @@ def format_window(start: datetime | None, end: datetime | None, tz: tzinfo, tz_n
 
 
 def starting_message(change: ChangeRequest, policy: Policy, url: str, implementer: str | None,
-                     tz: tzinfo) -> SlackText:
-    """Return the message posted when the change enters Implementing."""
+                     tz: tzinfo, deployment: DeploymentEntry | None = None) -> SlackText:
+    """Return the message posted when the change enters Implementing (with the pipeline run
+    that started it, when the deployment gate let one through)."""
     who = implementer or UNKNOWN_PERSON
     category = change.option(FieldRole.CATEGORY) or NOT_SET
     risk = change.option(FieldRole.RISK_LEVEL) or NOT_SET
@@ -170,6 +172,11 @@ def starting_message(change: ChangeRequest, policy: Policy, url: str, implemente
     details = [(policy.field_name(FieldRole.CATEGORY), category),
                (policy.field_name(FieldRole.RISK_LEVEL), risk),
                ("Implementer", who), ("Window", window)]
+    if deployment is not None:
+        details[2] = ("Implementer", deployment.triggered_by or who)
+        details += [("Environment", deployment.environment),
+                    ("Commit", deployment.sha[:12] or NOT_SET),
+                    ("Run", deployment.run_url or NOT_SET)]
     text = "\n".join([header, *(f"{name}: {value}" for name, value in details), url])
     blocks = (
         {"type": "header", "text": {"type": "plain_text", "text": _shorten(header), "emoji": True}},

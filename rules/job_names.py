@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import enum
+import hashlib
+import re
 
 
 class JobName(str, enum.Enum):
@@ -15,6 +17,9 @@ class JobName(str, enum.Enum):
     ENFORCE_EDIT = "jobs.enforce_edit.enforce_edit"
     ANNOUNCE_DEPLOYMENT = "jobs.deployment_notices.announce_deployment"
     REQUEST_EMERGENCY_APPROVAL = "jobs.slack_approvals.request_emergency_approval"
+    JUDGE_DEPLOYMENT = "jobs.deploy_gate.judge_deployment"
+    FINISH_DEPLOYMENT = "jobs.deploy_gate.finish_deployment"
+    RELEASE_WAITING = "jobs.deploy_gate.release_waiting"
 
 
 # The webhook router and the reconciliation sweep enqueue the same unique job for the same
@@ -29,3 +34,26 @@ def transition_job_id(namespace: str, issue_key: str, changelog_id: str) -> str:
 def edit_job_id(namespace: str, issue_key: str, changelog_id: str) -> str:
     """Return the id of the approval check after one edit."""
     return f"{namespace}-edit-{issue_key}-{changelog_id}"
+
+
+def gate_job_id(namespace: str, deployment_id: str, asked: str) -> str:
+    """Return the id of one judgement of a deployment; ``asked`` tells redeliveries (the
+    delivery id: same job) from new questions (a poll's own id: a new job)."""
+    return f"{namespace}-gate-{_safe(deployment_id)}-{_safe(asked)}"
+
+
+def finish_job_id(namespace: str, run_id: str, asked: str) -> str:
+    """Return the id of the job recording how one pipeline run ended."""
+    return f"{namespace}-finish-{_safe(run_id)}-{_safe(asked)}"
+
+
+def _safe(part: str) -> str:
+    """Return ``part`` fit for an RQ job id (ASCII letters, digits, '-', '_'), still unique.
+
+    Only letters and digits are kept as they are: '-' then only ever separates parts, and a
+    part kept as it is (no '_') never reads like another one made safe.
+    """
+    if re.fullmatch(r"[A-Za-z0-9]*", part):
+        return part
+    safe = re.sub(r"[^A-Za-z0-9]", "_", part)
+    return f"{safe}_{hashlib.sha256(part.encode()).hexdigest()[:10]}"

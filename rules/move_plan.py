@@ -30,6 +30,8 @@ class MoveFacts:
     revert_transition_id: str | None = None
     # Approvals of earlier moves, replayed now because their own events were not handled.
     replayed: ApprovalState | None = None
+    # Deployments wait at the gate for this change: the move may decide them.
+    deployments_waiting: bool = False
 
 
 def summary_of(decision: MoveDecision) -> dict[str, str]:
@@ -57,7 +59,8 @@ def plan_for_move(decision: MoveDecision, facts: MoveFacts, policy: Policy, site
         follow_ups = (_follow_ups(facts, policy, site) if decision.verdict is Verdict.ALLOW
                       else ())
         # The follow-ups come last: a move about to be reverted must not set anything off.
-        return Plan(summary, (WriteRecord(record.with_entry(entry, approvals)), *follow_ups))
+        return Plan(summary, (WriteRecord(record.with_entry(entry, approvals)), *follow_ups,
+                              *_release(facts)))
     summary["reverted"] = facts.revert_transition_id is not None
     actor = (decision.edited_by if decision.reason is Reason.APPROVAL_WITHDRAWN
              else move.actor_account_id)
@@ -65,16 +68,17 @@ def plan_for_move(decision: MoveDecision, facts: MoveFacts, policy: Policy, site
                WriteRecord(record.with_entry(
                    _entry(policy, decision, facts, names, "flagged", actor), approvals)))
     if facts.revert_transition_id is None:
-        return Plan(summary, flagged)
+        return Plan(summary, (*flagged, *_release(facts)))
     name = {Reason.APPROVAL_RECORDED: "approval recorded",
             Reason.APPROVAL_WITHDRAWN: "approval withdrawn"}.get(decision.reason, "reverted")
     assert decision.revert_to_status_id is not None  # a REVERT names where to
     # The record goes with the move back, then the comment: a retried job resumes at the comment.
     steps = (Revert(facts.revert_transition_id, decision.revert_to_status_id, record.with_entry(
                  _entry(policy, decision, facts, names, name, actor), approvals)),
-             AddComment(_comment(decision, facts, names, policy, reverted=True)))
+             AddComment(_comment(decision, facts, names, policy, reverted=True)),
+             *_release(facts))
     # If Jira refuses the revert (a condition, a permission), flag the issue instead.
-    return Plan(summary, steps, fallback=flagged)
+    return Plan(summary, steps, fallback=(*flagged, *_release(facts)))
 
 
 def _follow_ups(facts: MoveFacts, policy: Policy, site: SiteMap) -> tuple[Step, ...]:
@@ -92,6 +96,16 @@ def _follow_ups(facts: MoveFacts, policy: Policy, site: SiteMap) -> tuple[Step, 
         return (FollowUp(JobName.REQUEST_EMERGENCY_APPROVAL,
                          f"slack-request-{key}-{move.changelog_id}", {"issue_key": key}),)
     return ()
+
+
+def _release(facts: MoveFacts) -> tuple[Step, ...]:
+    """Have the deployments waiting for the change decided again, once the move is dealt with
+    (an approval releases them, a rejection rejects them; a reverted move changes nothing)."""
+    if not facts.deployments_waiting:
+        return ()
+    return (FollowUp(JobName.RELEASE_WAITING,
+                     f"release-{facts.issue_key}-{facts.move.changelog_id}",
+                     {"issue_key": facts.issue_key}),)
 
 
 def _flag_steps(decision: MoveDecision, facts: MoveFacts, names: tuple[str, str],

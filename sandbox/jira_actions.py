@@ -13,8 +13,10 @@ from sandbox.jira_state import (
     Issue,
     JiraError,
     JiraSite,
+    RemoteLink,
     SandboxUser,
     SiteEvent,
+    Transition,
     utc_now,
 )
 
@@ -22,6 +24,8 @@ logger = logging.getLogger(__name__)
 
 MAX_PROPERTY_CHARS = 32768
 MAX_PROPERTY_KEY_CHARS = 255
+MAX_GLOBAL_ID_CHARS = 255
+_NOT_ON_SCREEN = "Field '{}' cannot be set. It is not on the appropriate screen, or unknown."
 
 
 def _parse_fields(site: JiraSite, raw: Any, *, skip: set[str]) -> dict[str, Any]:
@@ -132,15 +136,7 @@ def edit_issue(site: JiraSite, actor: SandboxUser, key: str, body: dict[str, Any
             field_id = sorted(both)[0]
             raise JiraError(400, [], {field_id: "Field cannot be set in both fields and update."})
         values.update(updates)
-        items = []
-        for field_id, new in values.items():
-            old = issue.reporter if field_id == "reporter" else issue.values.get(field_id)
-            if (old or None) != (new or None):
-                items.append(change_item(site, site.fields[field_id], old, new))
-                if field_id == "reporter":
-                    issue.reporter = new
-                else:
-                    issue.values[field_id] = new
+        items = _set_values(site, issue, values)
         if not items:
             return
         history = site.add_history(issue, actor.account_id, items)
@@ -149,13 +145,13 @@ def edit_issue(site: JiraSite, actor: SandboxUser, key: str, body: dict[str, Any
 
 
 def transition_issue(site: JiraSite, actor: SandboxUser, key: str, body: dict[str, Any]) -> None:
-    """Perform POST /rest/api/3/issue/{key}/transitions {transition: {id}, properties: [...]}.
+    """Perform POST /rest/api/3/issue/{key}/transitions {transition: {id}, fields, properties}.
 
-    Issue properties in the body are set together with the move: both happen, or neither.
+    ``fields`` (and ``update`` operations) may set only the fields on the transition's screen;
+    their changes and the status change make one changelog entry and one webhook, as in Jira.
+    Issue properties in the body are set together with the move: all happen, or none.
     """
     transition_id = (body.get("transition") or {}).get("id")
-    if body.get("fields") or body.get("update"):
-        raise JiraError(400, ["This transition has no screen: fields cannot be set."])
     properties = body.get("properties") or []
     if not isinstance(properties, list) or not all(
             isinstance(entry, dict) and "value" in entry for entry in properties):
@@ -169,15 +165,45 @@ def transition_issue(site: JiraSite, actor: SandboxUser, key: str, body: dict[st
         )
         if transition is None:
             raise JiraError(400, [f"Transition id '{transition_id}' is not valid for this issue."])
+        values = _screen_values(site, issue, transition, body)
         for entry in properties:
             issue.properties[entry["key"]] = entry["value"]
+        items = _set_values(site, issue, values)
         old = issue.status
         issue.status = transition.to_id
-        history = site.add_history(issue, actor.account_id, [status_item(site, old, issue.status)])
+        items.append(status_item(site, old, issue.status))
+        history = site.add_history(issue, actor.account_id, items)
         if site.statuses[old].category != site.statuses[issue.status].category:
             issue.status_changed = history.created
         site.announce(SiteEvent("jira:issue_updated", issue.key, actor.account_id,
                                 history.created, "issue_generic", history.id))
+
+
+def _screen_values(site: JiraSite, issue: Issue, transition: Transition,
+                   body: dict[str, Any]) -> dict[str, Any]:
+    """Return the field values a transition body sets, or raise Jira's 400 for any off-screen."""
+    raw, updates = body.get("fields"), body.get("update")
+    named = [f for part in (raw, updates) if isinstance(part, dict) for f in part]
+    off_screen = {f: _NOT_ON_SCREEN.format(f) for f in named if f not in transition.screen}
+    if off_screen:
+        raise JiraError(400, [], off_screen)
+    values = _parse_fields(site, raw, skip=set())
+    values.update(_apply_update_ops(site, issue, updates))
+    return values
+
+
+def _set_values(site: JiraSite, issue: Issue, values: dict[str, Any]) -> list[dict[str, Any]]:
+    """Store new field values on the issue; return the changelog items of those that changed."""
+    items = []
+    for field_id, new in values.items():
+        old = issue.reporter if field_id == "reporter" else issue.values.get(field_id)
+        if (old or None) != (new or None):
+            items.append(change_item(site, site.fields[field_id], old, new))
+            if field_id == "reporter":
+                issue.reporter = new
+            else:
+                issue.values[field_id] = new
+    return items
 
 
 def _comment_body(body: dict[str, Any]) -> dict[str, Any]:
@@ -260,3 +286,43 @@ def delete_property(site: JiraSite, key: str, property_key: str) -> None:
     with site.lock:
         get_property(site, key, property_key)
         del site.issue(key).properties[property_key]
+
+
+def upsert_remote_link(site: JiraSite, key: str, body: dict[str, Any]) -> tuple[RemoteLink, bool]:
+    """Create a remote link, or replace the one with the body's globalId; tell if it was created.
+
+    As in Jira, an update replaces every part of the link: what the body leaves out is cleared.
+    """
+    global_id = body.get("globalId")
+    link_object = body.get("object")
+    if not isinstance(link_object, dict):
+        raise JiraError(400, [], {"object": "'object' is required."})
+    errors = {name: f"'{name}' is required." for name in ("url", "title")
+              if not isinstance(link_object.get(name), str) or not link_object[name].strip()}
+    if errors:
+        raise JiraError(400, [], errors)
+    if global_id is not None and (not isinstance(global_id, str)
+                                  or len(global_id) > MAX_GLOBAL_ID_CHARS):
+        raise JiraError(400, [], {"globalId": "The global ID must be at most 255 characters."})
+    application, relationship = body.get("application"), body.get("relationship")
+    with site.lock:
+        issue = site.issue(key)
+        link = next((lk for lk in issue.remote_links
+                     if global_id is not None and lk.global_id == global_id), None)
+        if link is None:
+            return site.add_remote_link(issue, global_id or None, link_object, application,
+                                        relationship), True
+        link.object, link.application, link.relationship = link_object, application, relationship
+        return link, False
+
+
+def remote_links(site: JiraSite, key: str, global_id: str | None) -> list[RemoteLink]:
+    """Return an issue's remote links (only the one with ``global_id``, if given), or a 404."""
+    with site.lock:
+        links = list(site.issue(key).remote_links)
+    if global_id is None:
+        return links
+    found = [link for link in links if link.global_id == global_id]
+    if not found:
+        raise JiraError(404, [f"No remote link with global ID '{global_id}' on issue {key}."])
+    return found

@@ -13,6 +13,7 @@ from sandbox.jira_state import (
     History,
     Issue,
     JiraSite,
+    RemoteLink,
     SandboxUser,
     Status,
     Transition,
@@ -210,7 +211,7 @@ def transition_json(site: JiraSite, transition: Transition, base: str) -> dict[s
         "id": transition.id,
         "name": transition.name,
         "to": status_json(site.statuses[transition.to_id], base),
-        "hasScreen": False,
+        "hasScreen": bool(transition.screen),
         "isGlobal": transition.from_ids is None,
         "isInitial": False,
         "isAvailable": True,
@@ -227,6 +228,24 @@ def history_json(site: JiraSite, history: History, base: str) -> dict[str, Any]:
         "created": format_time(history.created),
         "items": [dict(item) for item in history.items],
     }
+
+
+def remote_link_json(link: RemoteLink, issue: Issue, base: str) -> dict[str, Any]:
+    """Return a remote link as GET remotelink lists it (parts never given are left out)."""
+    body: dict[str, Any] = {
+        "id": link.id,
+        "self": remote_link_url(link, issue, base),
+        "globalId": link.global_id,
+        "application": link.application,
+        "relationship": link.relationship,
+        "object": link.object,
+    }
+    return {name: value for name, value in body.items() if value is not None}
+
+
+def remote_link_url(link: RemoteLink, issue: Issue, base: str) -> str:
+    """Return the URL of a remote link, as its ``self``."""
+    return f"{base}/rest/api/3/issue/{issue.key}/remotelink/{link.id}"
 
 
 def comment_json(

@@ -13,6 +13,8 @@ from sandbox.jira_render import (
     group_json,
     history_json,
     issue_json,
+    remote_link_json,
+    remote_link_url,
     select_fields,
     status_json,
     transition_json,
@@ -31,6 +33,7 @@ MAX_SEARCH_RESULTS = 100
 SEARCH_CHANGELOG_LIMIT = 40
 ISSUE_CHANGELOG_LIMIT = 100
 MAX_CHANGELOG_RESULTS = 100
+MAX_USER_RESULTS = 1000  # user search pages "up to the thousandth user"
 
 
 def _group(call: Call) -> Any:
@@ -76,6 +79,23 @@ def user(call: Call) -> Answer:
 def user_groups(call: Call) -> Answer:
     person = _user(call)
     return 200, [group_json(call.site.groups[name], call.base) for name in person.groups]
+
+
+@route("/rest/api/3/user/search", "GET")
+def user_search(call: Call) -> Answer:
+    query, account_id = call.arg("query"), call.arg("accountId")
+    if query and account_id:
+        raise JiraError(400, ["The query and accountId parameters cannot be used together."])
+    if not query and not account_id:
+        raise JiraError(400, ["One of 'query' or 'accountId' must be provided."])
+    start = max(0, call.int_arg("startAt", 0))
+    size = max(1, min(call.int_arg("maxResults", 50), MAX_USER_RESULTS))
+    with call.site.lock:
+        if account_id:
+            found = [u for u in [call.site.user_by_account(account_id)] if u is not None]
+        else:
+            found = call.site.users_matching(query or "")
+        return 200, [user_json(u, call.base, email=True) for u in found[start:start + size]]
 
 
 @route("/rest/api/3/group/member", "GET")
@@ -179,6 +199,25 @@ def put_comment(call: Call, key: str, comment_id: str) -> Answer:
     comment = actions.edit_comment(call.site, call.user, key, comment_id, call.json_body())
     with call.site.lock:
         return 200, comment_json(call.site, comment, call.site.issue(key), call.base)
+
+
+@route("/rest/api/3/issue/<key>/remotelink", "POST")
+def post_remote_link(call: Call, key: str) -> Answer:
+    link, created = actions.upsert_remote_link(call.site, key, call.json_body())
+    with call.site.lock:
+        url = remote_link_url(link, call.site.issue(key), call.base)
+    return (201 if created else 200), {"id": link.id, "self": url}
+
+
+@route("/rest/api/3/issue/<key>/remotelink", "GET")
+def get_remote_links(call: Call, key: str) -> Answer:
+    global_id = call.arg("globalId")
+    links = actions.remote_links(call.site, key, global_id)
+    with call.site.lock:
+        issue = call.site.issue(key)
+        shown = [remote_link_json(link, issue, call.base) for link in links]
+    # With a globalId Jira answers that one link, not a list.
+    return 200, shown[0] if global_id is not None else shown
 
 
 @route("/rest/api/3/issue/<key>/properties/<property_key>", "GET")

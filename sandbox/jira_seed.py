@@ -60,6 +60,8 @@ TRANSITION_NAMES = {
     ("closed", "implemented"): "Reopen",
     ("awaiting_approval", "rejected"): "Reject",
 }
+# The transitions with a screen, and the field roles it shows: the fields a transition may set.
+TRANSITION_SCREENS = {("implementing", "implemented"): ("outcome",)}
 STATUS_CATEGORIES = {"draft": "new", "closed": "done", "rejected": "done", "cancelled": "done"}
 
 # Field roles -> (kind, where the allowed option values live in the policy)
@@ -136,7 +138,16 @@ def _fields(policy: dict[str, Any]) -> list[FieldDef]:
     return fields
 
 
-def _workflow(policy: dict[str, Any]) -> tuple[list[Status], list[Transition]]:
+def _screen(policy: dict[str, Any], fields: list[FieldDef],
+            move: tuple[str, str]) -> tuple[str, ...]:
+    """Return the ids of the fields on a transition's screen (roles the policy lacks left out)."""
+    ids = {fdef.name: fdef.id for fdef in fields}
+    names = [policy["fields"].get(role) for role in TRANSITION_SCREENS.get(move, ())]
+    return tuple(ids[name] for name in names if name in ids)
+
+
+def _workflow(policy: dict[str, Any],
+              fields: list[FieldDef]) -> tuple[list[Status], list[Transition]]:
     roles = list(policy["statuses"])
     ids = {role: str(FIRST_STATUS_ID + index) for index, role in enumerate(roles)}
     statuses = [
@@ -151,9 +162,9 @@ def _workflow(policy: dict[str, Any]) -> tuple[list[Status], list[Transition]]:
         name = TRANSITION_NAMES.get((source, target))
         if name is None:
             name = "Cancel" if target == "cancelled" else f"Move to {policy['statuses'][target]}"
-        transitions.append(
-            Transition(str(11 + 10 * index), name, ids[target], frozenset({ids[source]}))
-        )
+        transitions.append(Transition(str(11 + 10 * index), name, ids[target],
+                                      frozenset({ids[source]}),
+                                      _screen(policy, fields, (source, target))))
     transitions.append(
         Transition(GLOBAL_TRANSITION_ID, GLOBAL_TRANSITION_NAME, ids["implementing"], None)
     )
@@ -169,13 +180,14 @@ def build_site(policy_path: Path | None = None) -> JiraSite:
         make_user(name, display, tuple(group_names[role] for role in roles))
         for name, display, roles in PEOPLE
     ]
-    statuses, transitions = _workflow(policy)
+    fields = _fields(policy)
+    statuses, transitions = _workflow(policy, fields)
     site = JiraSite(
         project=PROJECT,
         issue_types=[EPIC, CHANGE_REQUEST],
         statuses=statuses,
         initial_status=statuses[0].id,
-        fields=_fields(policy),
+        fields=fields,
         transitions=transitions,
         groups=groups,
         users=users,

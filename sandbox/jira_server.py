@@ -14,6 +14,7 @@ import requests
 
 from sandbox.adf import adf_to_text, text_to_adf
 from sandbox.jira_app import RecordedRequest, SandboxApp
+from sandbox.jira_render import field_value_json, remote_link_json
 from sandbox.jira_seed import BOT_NAME, build_site
 from sandbox.jira_state import SandboxUser, SiteEvent, format_time
 from sandbox.serving import ServingThread
@@ -204,6 +205,18 @@ class SandboxJira:
                  "text": adf_to_text(c.body)}
                 for c in self.site.issue(key).comments
             ]
+
+    def remote_links(self, key: str) -> list[dict[str, Any]]:
+        """Return the issue's remote links as GET remotelink shows them, oldest first."""
+        with self.site.lock:
+            issue = self.site.issue(key)
+            return [remote_link_json(link, issue, self.base_url) for link in issue.remote_links]
+
+    def value_of(self, key: str, field_name: str) -> Any:
+        """Return a field's value (field named as Jira shows it) as REST v3 renders it."""
+        with self.site.lock:
+            fdef = self.site.field_by_name(field_name)
+            return field_value_json(self.site, fdef, self.site.issue(key), self.base_url)
 
     def labels(self, key: str) -> list[str]:
         """Return the issue's labels."""

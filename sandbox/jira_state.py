@@ -13,6 +13,7 @@ logger = logging.getLogger(__name__)
 FIRST_ISSUE_ID = 20001
 FIRST_HISTORY_ID = 30001
 FIRST_COMMENT_ID = 40001
+FIRST_REMOTE_LINK_ID = 50001
 
 
 def utc_now() -> datetime:
@@ -74,12 +75,17 @@ class Status:
 
 @dataclass(frozen=True)
 class Transition:
-    """A workflow transition; `from_ids` None means global (from any other status)."""
+    """A workflow transition; `from_ids` None means global (from any other status).
+
+    ``screen`` holds the ids of the fields its screen shows: the only fields the transition
+    may set (none: the transition has no screen).
+    """
 
     id: str
     name: str
     to_id: str
     from_ids: frozenset[str] | None
+    screen: tuple[str, ...] = ()
 
     def available_from(self, status_id: str) -> bool:
         """Tell whether the transition can be taken from this status."""
@@ -154,6 +160,17 @@ class Comment:
 
 
 @dataclass
+class RemoteLink:
+    """A remote issue link: a titled URL on another system, found again by its global id."""
+
+    id: int
+    global_id: str | None
+    object: dict[str, Any]
+    application: dict[str, Any] | None = None
+    relationship: str | None = None
+
+
+@dataclass
 class Issue:
     """An issue; `values` maps field id to the sandbox's internal value."""
 
@@ -169,6 +186,7 @@ class Issue:
     histories: list[History] = field(default_factory=list)
     comments: list[Comment] = field(default_factory=list)
     properties: dict[str, Any] = field(default_factory=dict)
+    remote_links: list[RemoteLink] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -217,12 +235,24 @@ class JiraSite:
         self._next_key = 1
         self._next_history = FIRST_HISTORY_ID
         self._next_comment = FIRST_COMMENT_ID
+        self._next_remote_link = FIRST_REMOTE_LINK_ID
 
     # Look-ups
 
     def user_by_account(self, account_id: str) -> SandboxUser | None:
         """Return the user with this accountId, if any."""
         return next((u for u in self.users.values() if u.account_id == account_id), None)
+
+    def users_matching(self, query: str) -> list[SandboxUser]:
+        """Return the users whose email, display name or a word of it starts with ``query``.
+
+        Jira matches any case, and a prefix of the attribute: ``bob`` finds Bob Baker and
+        bob@example.com, ``baker`` finds Bob Baker too.
+        """
+        wanted = query.strip().lower()
+        return [u for u in self.users.values()
+                if wanted and any(part.startswith(wanted) for part in (
+                    u.email.lower(), u.display_name.lower(), *u.display_name.lower().split()))]
 
     def user_by_credentials(self, email: str, token: str) -> SandboxUser | None:
         """Return the user these basic-auth credentials belong to, if any."""
@@ -294,6 +324,15 @@ class JiraSite:
         issue.comments.append(comment)
         issue.updated = now
         return comment
+
+    def add_remote_link(self, issue: Issue, global_id: str | None, object_: dict[str, Any],
+                        application: dict[str, Any] | None,
+                        relationship: str | None) -> RemoteLink:
+        """Append a remote link (ids increase site-wide)."""
+        link = RemoteLink(self._next_remote_link, global_id, object_, application, relationship)
+        self._next_remote_link += 1
+        issue.remote_links.append(link)
+        return link
 
     def announce(self, event: SiteEvent) -> None:
         """Tell listeners (the webhook sender) about a committed change, in commit order."""

@@ -45,6 +45,12 @@ def _patch_known_defects(spec: dict[str, Any]) -> dict[str, Any]:
     change = spec["components"]["schemas"]["ChangeDetails"]["properties"]
     for name in ("from", "fromString", "to", "toString"):
         change[name]["nullable"] = True
+    # GET remotelink answers a list of links (the spec's own example is one), and the one link
+    # alone only when asked for a globalId; the spec declares the single link for both.
+    remote = spec["paths"]["/rest/api/3/issue/{issueIdOrKey}/remotelink"]["get"]
+    answer = remote["responses"]["200"]["content"]["application/json"]
+    link = answer["schema"]
+    answer["schema"] = {"oneOf": [link, {"type": "array", "items": link}]}
     # An answer declared as JSON with an empty schema (204s, property PUTs) has no body in Jira.
     for operations in spec["paths"].values():
         for operation in operations.values():

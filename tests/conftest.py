@@ -22,6 +22,8 @@ from worker.site_resolver import resolve_site
 from worker.slack_client import SlackClient
 
 from .builders import settings_for
+from .github_fixtures import *  # noqa: F401,F403  (the sandbox GitHub's fixtures)
+from .gitlab_fixtures import *  # noqa: F401,F403  (the sandbox GitLab's fixtures)
 
 
 @pytest.fixture(scope="session")

@@ -14,6 +14,9 @@ from worker.settings import Settings, SettingsError
 
 from . import enqueue, routes
 from .calendar_feed import bp as calendar_bp
+from .gate_api import bp as gate_bp
+from .github import bp as github_bp
+from .gitlab import bp as gitlab_bp
 from .metrics_view import bp as metrics_bp
 from .router import Router
 from .slack_interactions import bp as slack_bp
@@ -57,4 +60,7 @@ def create_app(
     app.register_blueprint(slack_bp)
     app.register_blueprint(calendar_bp)
     app.register_blueprint(metrics_bp)
+    app.register_blueprint(github_bp)
+    app.register_blueprint(gitlab_bp)
+    app.register_blueprint(gate_bp)
     return app

@@ -24,6 +24,13 @@ ACCESS_LOG_FORMAT = '%(h)s %(l)s %(u)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s "%(
 
 def main(argv: list[str] | None = None) -> int:
     """Parse the command line and run the chosen command; exit 2 on configuration errors."""
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["gate"]:
+        # It runs in pipelines, without changeguard's settings, and its exit statuses mean
+        # allow/deny/timed out: its own parser, whose usage errors exit 1 (not argparse's 2).
+        from .gate_cli import main as gate_main
+
+        return gate_main(argv[1:])
     parser = argparse.ArgumentParser(prog="changeguard", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     worker = commands.add_parser("worker", help="process jobs from Redis (with RQ's scheduler)")
@@ -48,11 +55,21 @@ def main(argv: list[str] | None = None) -> int:
     agenda = commands.add_parser("agenda", help="build the next CAB meeting's agenda and post "
                                                 "it on the CAB epic (or edit it in place)")
     agenda.add_argument("--dry-run", action="store_true", help="print it, change nothing")
+    commands.add_parser("gate", add_help=False,
+                        help="ask the deployment gate from a pipeline: exit 0 allow, 1 deny, "
+                             "2 timed out waiting (`changeguard gate --help`)")
+    gate_token = commands.add_parser("gate-token", help="make a pipeline's token for the "
+                                                        "deployment gate, and its hashed entry")
+    gate_token.add_argument("name", help="the pipeline's name, e.g. jenkins")
     args = parser.parse_args(argv)
 
     try:
         if args.command == "demo":
             return _demo(once=args.once)
+        if args.command == "gate-token":
+            from .gate_cli import print_gate_token
+
+            return print_gate_token(args.name)
         settings = Settings.from_env()
         if args.command == "worker":
             from .main import run_worker

@@ -228,6 +228,20 @@ class JiraClient:
         """Return a user's public details (display name, email where visible)."""
         return self._json("GET", "rest/api/3/user", params={"accountId": account_id})
 
+    def find_users_by_email(self, email: str) -> list[dict]:
+        """Return the active people whose email address is exactly ``email`` (any case).
+
+        Jira's user search matches prefixes of names and addresses, so its answer is narrowed
+        to exact matches; a person whose address Jira hides from changeguard is not found.
+        """
+        wanted = email.strip().lower()
+        if not wanted:
+            return []
+        found = self._json("GET", "rest/api/3/user/search", params={"query": wanted}) or []
+        return [user for user in found
+                if str(user.get("emailAddress", "")).lower() == wanted
+                and user.get("active", True) and user.get("accountType") == "atlassian"]
+
     # -- admin webhooks -----------------------------------------------------------------------
 
     def list_webhooks(self) -> list[dict]:
@@ -279,14 +293,29 @@ class JiraClient:
             if _last_page(page, len(histories)):
                 return histories
 
+    def create_issue(self, fields: Mapping[str, Any]) -> dict:
+        """Create an issue from field values keyed by field id; return its id, key and self.
+
+        ``fields`` holds ``project`` ({"key": ...}), ``issuetype`` ({"name"} or {"id"}),
+        ``summary`` and any other field by id, in REST v3 form (ADF for rich text).
+        """
+        return self._json("POST", "rest/api/3/issue", json={"fields": dict(fields)})
+
     def get_transitions(self, key: str) -> list[dict]:
         """Return the transitions available from the issue's current status."""
         return self._json("GET", f"rest/api/3/issue/{_seg(key)}/transitions")["transitions"]
 
     def transition_issue(self, key: str, transition_id: str, *,
-                         properties: Mapping[str, Any] | None = None) -> None:
-        """Perform a workflow transition on the issue, setting issue ``properties`` with it."""
+                         properties: Mapping[str, Any] | None = None,
+                         fields: Mapping[str, Any] | None = None) -> None:
+        """Perform a workflow transition on the issue, setting issue ``properties`` with it.
+
+        ``fields`` (by field id, REST v3 values) are set by the same move, so one changelog
+        entry holds them and the status; Jira accepts only fields on the transition's screen.
+        """
         body: dict[str, Any] = {"transition": {"id": transition_id}}
+        if fields:
+            body["fields"] = dict(fields)
         if properties:
             body["properties"] = [{"key": k, "value": v} for k, v in properties.items()]
         self.request("POST", f"rest/api/3/issue/{_seg(key)}/transitions", json=body)
@@ -305,6 +334,27 @@ class JiraClient:
         self.request("PUT", f"rest/api/3/issue/{_seg(key)}",
                      params={"notifyUsers": "false"},
                      json={"update": {"labels": [{"add": label}]}})
+
+    def upsert_remote_link(self, key: str, link: Mapping[str, Any]) -> dict:
+        """Link the issue to a remote object; return the link's id and self.
+
+        ``link`` is Jira's remote link (globalId, application, relationship, object{url,
+        title, ...}). A link with the same globalId on the issue is replaced in place, every
+        part of it: what ``link`` leaves out is cleared.
+        """
+        return self._json("POST", f"rest/api/3/issue/{_seg(key)}/remotelink", json=dict(link))
+
+    def get_remote_links(self, key: str, global_id: str | None = None) -> list[dict]:
+        """Return the issue's remote links, or only the one with ``global_id`` (none: [])."""
+        path = f"rest/api/3/issue/{_seg(key)}/remotelink"
+        if global_id is None:
+            return self._json("GET", path) or []
+        try:
+            # Asked for one global id, Jira answers that link alone, or 404.
+            return [self._json("GET", path, params={"globalId": global_id})]
+        except JiraNotFound:
+            self._json("GET", path)  # the issue itself missing is the caller's 404
+            return []
 
     def get_issue_property(self, key: str, property_key: str) -> Any:
         """Return the value of an issue property, or None when it is not set."""

@@ -16,7 +16,7 @@ logger = logging.getLogger(__name__)
 PREFIX = "changeguard_"
 # family -> (help text, label names). Counters only; label values are kept to small closed sets.
 FAMILIES: dict[str, tuple[str, tuple[str, ...]]] = {
-    "webhooks_received": ("Jira webhook deliveries received.", ()),
+    "webhooks_received": ("Webhook deliveries received (Jira, GitHub, GitLab).", ()),
     "webhooks_refused": ("Deliveries refused, by reason (signature, malformed, too_large).",
                          ("reason",)),
     "webhooks_deduped": ("Deliveries answered as duplicates of one already accepted.", ()),
@@ -29,6 +29,8 @@ FAMILIES: dict[str, tuple[str, tuple[str, ...]]] = {
     "jobs_retried": ("Jobs that raised and were scheduled for a retry, by function.", ("func",)),
     "decisions": ("Enforcement decisions, by kind, verdict and reason.",
                   ("kind", "verdict", "reason")),
+    "gate_decisions": ("Deployment gate answers, by front end and verdict.",
+                       ("vendor", "verdict")),
     "jira_calls": ("HTTP requests sent to Jira, by method and status (unreachable: no answer).",
                    ("method", "status")),
     "jira_rate_limited": ("Jira answers 429 Too Many Requests.", ()),

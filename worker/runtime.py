@@ -13,6 +13,8 @@ from redis.retry import Retry
 from rules.policy import Policy
 from rules.site_map import SiteMap
 
+from .github_client import github_client_for
+from .gitlab_client import gitlab_client_for
 from .jira_client import JiraClient
 from .metrics import jira_call_counter
 from .policy_file import load_policy
@@ -33,6 +35,8 @@ class Runtime:
     jira: JiraClient
     redis: redis.Redis
     slack: Any = None  # SlackClient, or UnsentSlack (warns of each message) without a token
+    github: Any = None  # GitHubClient when the GitHub App gate is configured
+    gitlab: Any = None  # GitLabClient when the GitLab gate is configured
 
 
 _current: Runtime | None = None
@@ -67,7 +71,8 @@ def build_runtime(settings: Settings) -> Runtime:
     jira = jira_client_for(settings, metrics_redis=connection)
     site = resolve_site(jira, policy)
     return Runtime(settings=settings, policy=policy, site=site, jira=jira,
-                   redis=connection, slack=slack_client_for(settings))
+                   redis=connection, slack=slack_client_for(settings),
+                   github=github_client_for(settings), gitlab=gitlab_client_for(settings))
 
 
 def install(runtime: Runtime) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import os
 import re
 from collections.abc import Mapping
@@ -15,9 +16,14 @@ DEFAULT_MAX_WEBHOOK_BYTES = 1_000_000
 DEFAULT_SWEEP_MINUTES = 5
 MAX_SWEEP_MINUTES = 24 * 60
 # Shown as "<set>" (or None) by repr(Settings): never the value.
+DEFAULT_GITHUB_API_URL = "https://api.github.com"
+DEFAULT_GITLAB_URL = "https://gitlab.com"
 SECRET_FIELDS = frozenset({"jira_api_token", "jira_webhook_secret", "slack_bot_token",
-                           "slack_signing_secret", "calendar_token"})
-URL_FIELDS = frozenset({"jira_base_url", "redis_url", "slack_api_url"})
+                           "slack_signing_secret", "calendar_token", "github_private_key",
+                           "github_webhook_secret", "gitlab_token", "gitlab_webhook_secret",
+                           "gate_tokens"})
+URL_FIELDS = frozenset({"jira_base_url", "redis_url", "slack_api_url", "github_api_url",
+                        "gitlab_url"})
 TRUE_WORDS = frozenset({"true", "1", "yes"})
 FALSE_WORDS = frozenset({"false", "0", "no"})
 
@@ -47,6 +53,16 @@ class Settings:
     log_format: str = "text"
     sweep_minutes: int = DEFAULT_SWEEP_MINUTES
     allow_unsigned_webhooks: bool = False
+    # The deployment gate (README "Deployment gate"): each front end is off until configured.
+    github_app_id: str | None = None
+    github_private_key: str | None = None  # PEM text of the GitHub App's private key
+    github_webhook_secret: str | None = None
+    github_api_url: str = DEFAULT_GITHUB_API_URL
+    gitlab_url: str = DEFAULT_GITLAB_URL
+    gitlab_token: str | None = None
+    gitlab_webhook_secret: str | None = None
+    # Generic pipelines: name -> SHA-256 hex digest of its bearer token (never the token).
+    gate_tokens: tuple[tuple[str, str], ...] = ()
 
     def __repr__(self) -> str:
         """Show every setting, secrets only as ``<set>`` and URLs with any password masked."""
@@ -140,6 +156,10 @@ class Settings:
                 f"CHANGEGUARD_NAMESPACE={namespace!r}: use letters, digits, '-' and '_' only "
                 "(it becomes part of RQ job ids)"
             )
+        github_api_url = (optional("GITHUB_API_URL") or DEFAULT_GITHUB_API_URL).rstrip("/")
+        _require_http_url("GITHUB_API_URL", github_api_url)
+        gitlab_url = (optional("GITLAB_URL") or DEFAULT_GITLAB_URL).rstrip("/")
+        _require_http_url("GITLAB_URL", gitlab_url)
         return cls(
             jira_base_url=jira_base_url,
             jira_email=required("JIRA_EMAIL"),
@@ -158,7 +178,75 @@ class Settings:
             log_format=log_format,
             sweep_minutes=sweep_minutes,
             allow_unsigned_webhooks=_flag(env, "CHANGEGUARD_ALLOW_UNSIGNED_WEBHOOKS"),
+            github_app_id=_github_app_id(optional("GITHUB_APP_ID")),
+            github_private_key=_private_key(optional("GITHUB_APP_PRIVATE_KEY"),
+                                            optional("GITHUB_APP_PRIVATE_KEY_PATH")),
+            github_webhook_secret=optional("GITHUB_WEBHOOK_SECRET"),
+            github_api_url=github_api_url,
+            gitlab_url=gitlab_url,
+            gitlab_token=optional("GITLAB_TOKEN"),
+            gitlab_webhook_secret=optional("GITLAB_WEBHOOK_SECRET"),
+            gate_tokens=_gate_tokens(optional("CHANGEGUARD_GATE_TOKENS")),
         )
+
+    @property
+    def github_enabled(self) -> bool:
+        """Tell whether the GitHub App front end of the deployment gate is configured."""
+        return bool(self.github_app_id and self.github_private_key and self.github_webhook_secret)
+
+    @property
+    def gitlab_enabled(self) -> bool:
+        """Tell whether the GitLab front end of the deployment gate is configured."""
+        return bool(self.gitlab_token and self.gitlab_webhook_secret)
+
+
+def hash_gate_token(token: str) -> str:
+    """Return how CHANGEGUARD_GATE_TOKENS stores a pipeline's token: its SHA-256, in hex."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _github_app_id(value: str | None) -> str | None:
+    if value is not None and not value.isdigit():
+        raise SettingsError(f"GITHUB_APP_ID={value!r}: use the App ID number from the GitHub "
+                            "App's settings page (not its client id)")
+    return value
+
+
+def _private_key(pem: str | None, path: str | None) -> str | None:
+    if pem is not None and path is not None:
+        raise SettingsError("GITHUB_APP_PRIVATE_KEY and GITHUB_APP_PRIVATE_KEY_PATH are both set: "
+                            "give the key one way")
+    if path is not None:
+        try:
+            pem = Path(path).read_text()
+        except OSError as exc:
+            raise SettingsError(f"GITHUB_APP_PRIVATE_KEY_PATH={path!r}: {exc.strerror}") from None
+    if pem is not None:
+        pem = pem.replace("\\n", "\n").strip()  # one-line env values often escape newlines
+        if not pem.startswith("-----BEGIN") or "PRIVATE KEY-----" not in pem:
+            raise SettingsError("the GitHub App private key is not a PEM private key: use the "
+                                ".pem file GitHub generated (Settings -> Developer settings -> "
+                                "GitHub Apps -> Private keys)")
+    return pem
+
+
+def _gate_tokens(value: str | None) -> tuple[tuple[str, str], ...]:
+    """Parse ``name:sha256hex,name:sha256hex`` (hash a token with `changeguard gate-token`)."""
+    if value is None:
+        return ()
+    tokens: dict[str, str] = {}
+    for item in value.split(","):
+        name, _, digest = item.strip().partition(":")
+        if (not re.fullmatch(r"[A-Za-z0-9_.-]+", name)
+                or not re.fullmatch(r"[0-9a-f]{64}", digest.lower())):
+            raise SettingsError(
+                f"CHANGEGUARD_GATE_TOKENS: {item.strip()!r} is not name:sha256-hex; give each "
+                "pipeline's token as its name and the SHA-256 of the token, e.g. "
+                "jenkins:<64 hex digits> (`changeguard gate-token` prints one)")
+        if name in tokens:
+            raise SettingsError(f"CHANGEGUARD_GATE_TOKENS names {name!r} twice")
+        tokens[name] = digest.lower()
+    return tuple(tokens.items())
 
 
 def redact_url(url: str) -> str:

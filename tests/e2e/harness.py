@@ -22,7 +22,8 @@ from ..builders import ROOT, stop_process, wait_until
 
 def env_for(settings: Settings) -> dict[str, str]:
     """Return the environment variables that make Settings.from_env() build ``settings``."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("JIRA_", "CHANGEGUARD_"))}
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("JIRA_", "CHANGEGUARD_", "GITHUB_", "GITLAB_"))}
     env.update({
         "JIRA_BASE_URL": settings.jira_base_url, "JIRA_EMAIL": settings.jira_email,
         "JIRA_API_TOKEN": settings.jira_api_token, "REDIS_URL": settings.redis_url or "",
@@ -34,6 +35,13 @@ def env_for(settings: Settings) -> dict[str, str]:
         "CHANGEGUARD_CALENDAR_TOKEN": settings.calendar_token or "",
         "CHANGEGUARD_PERIODIC": "on" if settings.periodic else "off",
         "CHANGEGUARD_SWEEP_MINUTES": str(settings.sweep_minutes),
+        "GITHUB_APP_ID": settings.github_app_id or "",
+        "GITHUB_APP_PRIVATE_KEY": settings.github_private_key or "",
+        "GITHUB_WEBHOOK_SECRET": settings.github_webhook_secret or "",
+        "GITHUB_API_URL": settings.github_api_url, "GITLAB_URL": settings.gitlab_url,
+        "GITLAB_TOKEN": settings.gitlab_token or "",
+        "GITLAB_WEBHOOK_SECRET": settings.gitlab_webhook_secret or "",
+        "CHANGEGUARD_GATE_TOKENS": ",".join(f"{n}:{d}" for n, d in settings.gate_tokens),
     })
     return env
 

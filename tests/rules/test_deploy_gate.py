@@ -11,7 +11,8 @@ from jobs.periodic import cab_calendar
 from rules.approvals import ApprovalRole, ApprovalState
 from rules.cab_schedule import next_meeting
 from rules.deploy_gate import (APPROVAL_RETRY_SECONDS, ChangeResolution, GateDecision,
-                               GateVerdict, decide_deploy, resolve_change)
+                               GateVerdict, decide_deploy, not_a_change, not_found,
+                               resolve_change)
 from rules.policy import StatusRole
 from worker.policy_file import load_policy
 
@@ -248,3 +249,28 @@ def test_resolve_change(explicit, texts, projects, expected):
 def test_an_unresolved_change_is_denied_with_its_reason():
     resolution = resolve_change(None, ("main",), POLICY.scope_project_keys)
     assert resolution.denial() == GateDecision(DENY, NO_KEY, None)
+
+
+# id, the answer, the GateDecision it is
+UNKNOWN_KEYS = [
+    ("not-found", lambda: not_found("CHG-7"), deny(
+        "CHG-7 was not found in Jira (or changeguard's account cannot see it): check the key, "
+        "and link the deployment to the change request it carries out.")),
+    ("a-story", lambda: not_a_change("CHG-7", "Story", "Change Request"), deny(
+        "CHG-7 is a Story, not a Change Request: link the deployment to the Change Request it "
+        "carries out.")),
+    ("no-issue-type", lambda: not_a_change("CHG-7", None, "Change Request"), deny(
+        "CHG-7 is an issue, not a Change Request: link the deployment to the Change Request it "
+        "carries out.")),
+    ("an-epic", lambda: not_a_change("CHG-7", "Epic", "Change Request"), deny(
+        "CHG-7 is an Epic, not a Change Request: link the deployment to the Change Request it "
+        "carries out.")),
+    ("an-incident-not-an-rfc", lambda: not_a_change("CHG-7", "Incident", "RFC"), deny(
+        "CHG-7 is an Incident, not a RFC: link the deployment to the RFC it carries out.")),
+]
+
+
+@pytest.mark.parametrize("answer, expected", [u[1:] for u in UNKNOWN_KEYS],
+                         ids=[u[0] for u in UNKNOWN_KEYS])
+def test_a_key_that_is_no_change_request_is_denied(answer, expected):
+    assert answer() == expected

@@ -12,6 +12,7 @@ from rules.deployment_notice import (NoticeAction, NoticeRecord, OutcomeAction, 
                                      SlackText, decide_notice, decide_outcome_update,
                                      finished_message, format_window, mover_name, outcome_label,
                                      parse_notice_record, starting_message)
+from rules.deployment import DeploymentEntry, DeployState
 from rules.policy import FieldRole, StatusRole
 from worker.policy_file import load_policy
 
@@ -273,3 +274,71 @@ def test_finished_message_by_someone_unknown_escapes_the_name():
 ], ids=["unknown", "successful", "failed", "rolled-back", "not-in-the-default-policy"])
 def test_outcome_label(outcome, expected):
     assert outcome_label(outcome) == expected
+
+
+# -- the starting message of a deployment the gate let through -------------------------------
+
+RUN = "https://github.com/acme/shop/actions/runs/42?a=1&b=<2>"
+GATED = DeploymentEntry(
+    deployment_id="github:acme/shop:run:42:prod-eu", run_id="github:acme/shop:run:42",
+    vendor="github", environment="prod-eu", state=DeployState.ALLOWED, reason="allowed",
+    at="2026-12-01T10:05:00+00:00", sha="0123456789abcdef0123456789abcdef01234567",
+    run_url=RUN, triggered_by="octocat")
+HEADER = ":rocket: Deploying CHG-7 — Raise checkout DB pool"
+WINDOW = "Tue 1 Dec 10:00–11:00 Europe/London"
+
+# id, the deployment, who moved the change, the (name, value) details shown after Risk Level
+GATED_DETAILS = [
+    ("the-pipeline-actor-implements-it", GATED, "Alice Adams",
+     [("Implementer", "octocat"), ("Window", WINDOW), ("Environment", "prod-eu"),
+      ("Commit", "0123456789ab"), ("Run", RUN)]),
+    ("no-actor-the-mover-implements-it", dataclasses.replace(GATED, triggered_by=""),
+     "Alice Adams",
+     [("Implementer", "Alice Adams"), ("Window", WINDOW), ("Environment", "prod-eu"),
+      ("Commit", "0123456789ab"), ("Run", RUN)]),
+    ("nobody-known-no-commit-no-run",
+     dataclasses.replace(GATED, triggered_by="", sha="", run_url=""), None,
+     [("Implementer", "someone"), ("Window", WINDOW), ("Environment", "prod-eu"),
+      ("Commit", "not set"), ("Run", "not set")]),
+]
+
+
+def escaped(text):
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+@pytest.mark.parametrize("deployment, mover, details", [g[1:] for g in GATED_DETAILS],
+                         ids=[g[0] for g in GATED_DETAILS])
+def test_starting_message_of_a_gated_deployment(deployment, mover, details):
+    message = starting_message(deployed(), POLICY, URL, mover, LONDON, deployment)
+    shown = [("Change Category", "Normal"), ("Risk Level", "Medium"), *details]
+    assert message == SlackText(
+        text=escaped("\n".join([HEADER, *(f"{name}: {value}" for name, value in shown), URL])),
+        blocks=(
+            {"type": "header", "text": {"type": "plain_text", "emoji": True, "text": HEADER}},
+            {"type": "section", "text": {
+                "type": "mrkdwn", "text": f"<{URL}|CHG-7> Raise checkout DB pool"}},
+            {"type": "section", "fields": [
+                {"type": "mrkdwn", "text": f"*{name}*\n{escaped(value)}"}
+                for name, value in shown]},
+        ),
+    )
+
+
+def test_starting_message_of_a_gated_deployment_in_full():
+    message = starting_message(deployed(), POLICY, URL, "Alice Adams", LONDON, GATED)
+    assert message.text == (
+        ":rocket: Deploying CHG-7 — Raise checkout DB pool\n"
+        "Change Category: Normal\n"
+        "Risk Level: Medium\n"
+        "Implementer: octocat\n"
+        "Window: Tue 1 Dec 10:00–11:00 Europe/London\n"
+        "Environment: prod-eu\n"
+        "Commit: 0123456789ab\n"
+        "Run: https://github.com/acme/shop/actions/runs/42?a=1&amp;b=&lt;2&gt;\n"
+        "https://acme.atlassian.net/browse/CHG-7")
+    assert message.blocks[2]["fields"][4:] == [
+        {"type": "mrkdwn", "text": "*Environment*\nprod-eu"},
+        {"type": "mrkdwn", "text": "*Commit*\n0123456789ab"},
+        {"type": "mrkdwn",
+         "text": "*Run*\nhttps://github.com/acme/shop/actions/runs/42?a=1&amp;b=&lt;2&gt;"}]

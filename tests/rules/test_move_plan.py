@@ -1,15 +1,18 @@
 """The plan of a judged move: which steps, in which order, with which record and follow-ups."""
 
 import dataclasses
+import json
 
 import pytest
 
 from rules.adf import adf_to_text
 from rules.approvals import ApprovalState, judge_approval
 from rules.issue_record import IssueRecord
+from rules.job_names import JobName
 from rules.material_edit import FieldChange
 from rules.move_plan import MoveFacts, plan_for_move
-from rules.plan import AddComment, AddLabel, FollowUp, Revert, SlackAlert, WriteRecord
+from rules.plan import (AddComment, AddLabel, FollowUp, Revert, SlackAlert, WriteRecord,
+                        plan_from_json)
 from rules.policy import Category as C
 from rules.policy import FieldRole as F
 from rules.policy import GroupRole as G
@@ -169,3 +172,95 @@ def test_a_withdrawal_names_the_editor_and_says_what_changed():
     assert ((approved["actor"], approved["detail"]), (withdrawn["actor"], withdrawn["detail"])) == (
         (CAROL, "Rollback Plan"), ("712020:bob", "Rollback Plan"))
     assert "Rollback Plan" in adf_to_text(plan.steps[1].body)
+
+
+# -- deployments waiting at the gate: decided again once the move is dealt with -------------
+
+RELEASE = ("follow_up", "jobs.deploy_gate.release_waiting", "release-CHG-7-20",
+           {"issue_key": "CHG-7"})
+
+
+def plan_with_waiting(frm, to, cr, *, waiting, actor=ALICE, groups=(), way_back="41",
+                      approvals=ApprovalState()):
+    """The plan of the move, with deployments waiting for the change (or not)."""
+    move = StatusMove(20, STATUS_IDS[frm], STATUS_IDS[to], actor)
+    decision = judge_move(move, cr, POLICY, SITE, approvals=approvals,
+                          actor_groups=frozenset(groups), at=AT)
+    facts = MoveFacts("CHG-7", move, cr, IssueRecord(approvals), AT, URL,
+                      revert_transition_id=way_back, deployments_waiting=waiting)
+    return plan_for_move(decision, facts, POLICY, SITE)
+
+
+# id, the move, whether deployments wait, summary, steps, fallback
+WAITING_CASES = [
+    ("the-cab-approves-releases-them",
+     dict(frm=S.AWAITING_APPROVAL, to=S.APPROVED, cr=change(status=S.APPROVED), actor=CAROL,
+          groups={G.CAB}), True,
+     {"verdict": "allow", "reason": "approved"}, [("record", ["approved"], ["cab"]), RELEASE],
+     []),
+    ("the-cab-approves-nothing-waits",
+     dict(frm=S.AWAITING_APPROVAL, to=S.APPROVED, cr=change(status=S.APPROVED), actor=CAROL,
+          groups={G.CAB}), False,
+     {"verdict": "allow", "reason": "approved"}, [("record", ["approved"], ["cab"])], []),
+    ("rejected-releases-them-to-be-rejected",
+     dict(frm=S.AWAITING_APPROVAL, to=S.REJECTED, cr=change(status=S.REJECTED), actor=CAROL,
+          groups={G.CAB}), True,
+     {"verdict": "allow", "reason": "gate_passed"}, [("record", ["allowed"], []), RELEASE], []),
+    ("into-implementing-release-after-the-notice",
+     dict(frm=S.APPROVED, to=S.IMPLEMENTING, cr=change(status=S.IMPLEMENTING),
+          approvals=cab_approved(change(status=S.IMPLEMENTING))), True,
+     {"verdict": "allow", "reason": "gate_passed"},
+     [("record", ["allowed"], ["cab"]), NOTICE, RELEASE], []),
+    ("reverted-release-last-and-in-the-fallback",
+     dict(frm=S.DRAFT, to=S.AWAITING_APPROVAL, cr=change(rollback_plan="TBD")), True,
+     {"verdict": "revert", "reason": "gate_failed", "reverted": True},
+     [("revert", ["reverted"], []), ("comment",), RELEASE], [*FLAGGED, RELEASE]),
+    ("reverted-nothing-waits",
+     dict(frm=S.DRAFT, to=S.AWAITING_APPROVAL, cr=change(rollback_plan="TBD")), False,
+     {"verdict": "revert", "reason": "gate_failed", "reverted": True},
+     [("revert", ["reverted"], []), ("comment",)], FLAGGED),
+    ("flagged-release-after-the-record",
+     dict(frm=S.DRAFT, to=S.AWAITING_APPROVAL, cr=change(rollback_plan="TBD"), way_back=None),
+     True, {"verdict": "revert", "reason": "gate_failed", "reverted": False},
+     [*FLAGGED, RELEASE], []),
+    ("flagged-nothing-waits",
+     dict(frm=S.DRAFT, to=S.AWAITING_APPROVAL, cr=change(rollback_plan="TBD"), way_back=None),
+     False, {"verdict": "revert", "reason": "gate_failed", "reverted": False}, FLAGGED, []),
+]
+
+
+@pytest.mark.parametrize("given, waiting, summary, steps, fallback",
+                         [c[1:] for c in WAITING_CASES], ids=[c[0] for c in WAITING_CASES])
+def test_deployments_waiting_are_released_last(given, waiting, summary, steps, fallback):
+    given = dict(given)
+    plan = plan_with_waiting(given.pop("frm"), given.pop("to"), given.pop("cr"),
+                             waiting=waiting, **given)
+    assert (dict(plan.summary), shape(plan.steps), shape(plan.fallback), plan.done) == (
+        summary, steps, fallback, 0)
+
+
+@pytest.mark.parametrize("decision, way_back, steps, fallback", [
+    (MoveDecision(Verdict.RECORD, Reason.APPROVAL_RECORDED, approval=CAB_APPROVES), "41",
+     [("record", ["approved"], ["cab"]), RELEASE], []),
+    (WITHDRAWN, "41", [("revert", ["approved", "approval withdrawn"], []), ("comment",), RELEASE],
+     FLAGGED[:3] + [("record", ["approved", "flagged"], []), RELEASE]),
+    (WITHDRAWN, None, FLAGGED[:3] + [("record", ["approved", "flagged"], []), RELEASE], []),
+], ids=["late-approval-recorded", "withdrawn-and-back", "withdrawn-no-way-back"])
+def test_recorded_and_withdrawn_approvals_release_waiting_deployments(decision, way_back, steps,
+                                                                      fallback):
+    move = StatusMove(20, STATUS_IDS[S.AWAITING_APPROVAL], STATUS_IDS[S.APPROVED], CAROL)
+    facts = MoveFacts("CHG-7", move, change(status=S.APPROVED), IssueRecord(), AT, URL,
+                      revert_transition_id=way_back, deployments_waiting=True)
+    plan = plan_for_move(decision, facts, POLICY, SITE)
+    assert (shape(plan.steps), shape(plan.fallback)) == (steps, fallback)
+
+
+def test_a_refused_revert_still_releases_last_and_survives_the_stored_plan():
+    plan = plan_with_waiting(S.DRAFT, S.AWAITING_APPROVAL, change(rollback_plan="TBD"),
+                             waiting=True).step_taken().falling_back()
+    stored = plan_from_json(json.loads(json.dumps(plan.to_json())))
+    release = stored.steps[-1]
+    assert (shape(stored.steps), stored.done) == ([("revert", ["reverted"], []), *FLAGGED,
+                                                   RELEASE], 1)
+    assert (release.func, release.job_id, release.kwargs) == (
+        JobName.RELEASE_WAITING, "release-CHG-7-20", {"issue_key": "CHG-7"})

@@ -279,7 +279,8 @@ def test_app_survives_a_redis_restart(namespace):
 
 
 def errors_logged(caplog):
-    return [(r.levelno, r.getMessage()) for r in caplog.records if r.name == "webhooks.views"]
+    return [(r.levelno, r.getMessage()) for r in caplog.records
+            if r.name in ("webhooks.views", "webhooks.delivery")]
 
 
 def test_redis_lost_while_enqueueing_is_503_and_the_redelivery_is_not_lost(
@@ -287,7 +288,7 @@ def test_redis_lost_while_enqueueing_is_503_and_the_redelivery_is_not_lost(
     # The delivery is claimed through the proxy; the enqueue's commands name rq:job:… and are cut.
     with RedisCut(redis_url, b"rq:job:") as cut:
         flaky = create_app(make_settings(redis_url, namespace), redis_client=enqueue.connect(cut.url))
-        with caplog.at_level(logging.ERROR, logger="webhooks.views"):
+        with caplog.at_level(logging.ERROR, logger="webhooks"):
             refused = deliver(flaky.test_client(), body_of(TRANSITION))
     released = conn.exists(f"{namespace}:delivery:{DELIVERY}")
     redelivered = deliver(client, body_of(TRANSITION))
@@ -304,7 +305,7 @@ def test_redis_dying_while_enqueueing_is_503_and_the_redelivery_is_enqueued(
         redis_url, namespace, queue, conn, client, caplog):
     with RedisCut(redis_url, b"rq:job:", then_down=True) as cut:
         dying = create_app(make_settings(redis_url, namespace), redis_client=enqueue.connect(cut.url))
-        with caplog.at_level(logging.ERROR, logger="webhooks.views"):
+        with caplog.at_level(logging.ERROR, logger="webhooks"):
             refused = deliver(dying.test_client(), body_of(TRANSITION))
     remembered = conn.exists(f"{namespace}:delivery:{DELIVERY}")
     redelivered = deliver(client, body_of(TRANSITION))
@@ -322,7 +323,7 @@ def test_redis_dying_after_the_enqueue_is_202_and_a_redelivery_adds_no_job(
     noting = f"SET\r\n${len(key)}\r\n{key}".encode()  # the command that notes the delivery
     with RedisCut(redis_url, noting, then_down=True) as cut:
         dying = create_app(make_settings(redis_url, namespace), redis_client=enqueue.connect(cut.url))
-        with caplog.at_level(logging.WARNING, logger="webhooks.views"):
+        with caplog.at_level(logging.WARNING, logger="webhooks"):
             accepted = deliver(dying.test_client(), body_of(TRANSITION))
     redelivered = deliver(client, body_of(TRANSITION))
 
@@ -414,7 +415,7 @@ def test_failed_enqueue_leaves_the_delivery_open_for_redelivery(redis_url, names
 
 
 def test_outcome_is_logged_with_event_context(client, caplog, namespace):
-    with caplog.at_level(logging.INFO, logger="webhooks.views"):
+    with caplog.at_level(logging.INFO, logger="webhooks"):
         deliver(client, body_of(TRANSITION))
 
     assert [

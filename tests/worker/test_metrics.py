@@ -85,7 +85,8 @@ def test_render_is_prometheus_text_with_every_family_and_live_queue_depth(conn, 
 
     assert text.endswith("\n")
     assert text.splitlines()[:6] == [
-        "# HELP changeguard_webhooks_received_total Jira webhook deliveries received.",
+        "# HELP changeguard_webhooks_received_total Webhook deliveries received "
+        "(Jira, GitHub, GitLab).",
         "# TYPE changeguard_webhooks_received_total counter",
         "changeguard_webhooks_received_total 1",
         "# HELP changeguard_webhooks_refused_total Deliveries refused, by reason "
@@ -106,7 +107,7 @@ def test_render_is_prometheus_text_with_every_family_and_live_queue_depth(conn, 
         f'changeguard_queue_jobs{{queue="{namespace}-periodic",state="failed"}} 0',
         f'changeguard_queue_jobs{{queue="{namespace}-periodic",state="scheduled"}} 0',
     ]
-    assert sum(line.startswith("# TYPE ") for line in text.splitlines()) == 13
+    assert sum(line.startswith("# TYPE ") for line in text.splitlines()) == 14
 
 
 def test_jira_calls_and_429s_are_counted_per_attempt(jira, conn, settings):

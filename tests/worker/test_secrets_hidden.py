@@ -7,6 +7,8 @@ import logging
 from urllib.parse import urlsplit
 
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 import redis
 
 from sandbox.slack_server import SandboxSlack
@@ -41,7 +43,21 @@ def env(jira, secret_slack, redis_url, namespace):
         "REDIS_URL": with_password(redis_url), "SLACK_BOT_TOKEN": SLACK_BOT_TOKEN,
         "SLACK_API_URL": secret_slack.api_url, "SLACK_SIGNING_SECRET": SLACK_SIGNING_SECRET,
         "CHANGEGUARD_CALENDAR_TOKEN": CALENDAR_TOKEN, "CHANGEGUARD_NAMESPACE": namespace,
+        "GITHUB_APP_ID": "4242", "GITHUB_APP_PRIVATE_KEY": GITHUB_PRIVATE_KEY,
+        "GITHUB_WEBHOOK_SECRET": GITHUB_WEBHOOK_SECRET, "GITLAB_TOKEN": GITLAB_TOKEN,
+        "GITLAB_WEBHOOK_SECRET": GITLAB_WEBHOOK_SECRET,
+        "CHANGEGUARD_GATE_TOKENS": f"jenkins:{GATE_TOKEN_DIGEST}",
     }
+
+
+# The gate's secrets, as distinctive as the others (the key is a real PEM, made once).
+GITHUB_PRIVATE_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048).private_bytes(
+    serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+    serialization.NoEncryption()).decode().strip()
+GITHUB_WEBHOOK_SECRET = "sekret-github-webhook-secret-1357"
+GITLAB_TOKEN = "sekret-gitlab-token-2468"
+GITLAB_WEBHOOK_SECRET = "sekret-gitlab-webhook-secret-3579"
+GATE_TOKEN_DIGEST = "5e" * 32
 
 
 @pytest.fixture
@@ -73,7 +89,7 @@ def error_text(call) -> str:
 def test_settings_show_which_secrets_are_set(env):
     settings = Settings.from_env(env)
     shown = repr(settings)
-    assert [f"{name}=<set>" in shown for name in sorted(SECRET_FIELDS)] == [True] * 5
+    assert [f"{name}=<set>" in shown for name in sorted(SECRET_FIELDS)] == [True] * 10
     assert f"redis_url='{with_password(env['REDIS_URL']).replace(REDIS_PASSWORD, '***')}'" in shown
     assert "jira_webhook_secret=None" in repr(Settings.from_env({**env, "JIRA_WEBHOOK_SECRET": ""}))
 
@@ -81,7 +97,11 @@ def test_settings_show_which_secrets_are_set(env):
 def test_no_secret_in_reprs_errors_reports_or_logs(env, jira, secret_slack, log_lines):
     secrets = {"JIRA_API_TOKEN": env["JIRA_API_TOKEN"], "JIRA_WEBHOOK_SECRET": WEBHOOK_SECRET,
                "SLACK_BOT_TOKEN": SLACK_BOT_TOKEN, "SLACK_SIGNING_SECRET": SLACK_SIGNING_SECRET,
-               "CHANGEGUARD_CALENDAR_TOKEN": CALENDAR_TOKEN, "REDIS_URL": REDIS_PASSWORD}
+               "CHANGEGUARD_CALENDAR_TOKEN": CALENDAR_TOKEN, "REDIS_URL": REDIS_PASSWORD,
+               "GITHUB_APP_PRIVATE_KEY": GITHUB_PRIVATE_KEY.splitlines()[1],
+               "GITHUB_WEBHOOK_SECRET": GITHUB_WEBHOOK_SECRET, "GITLAB_TOKEN": GITLAB_TOKEN,
+               "GITLAB_WEBHOOK_SECRET": GITLAB_WEBHOOK_SECRET,
+               "CHANGEGUARD_GATE_TOKENS": GATE_TOKEN_DIGEST}
     settings = Settings.from_env(env)
     runtime = build_runtime(settings)  # signs in to the sandbox Jira, and to Redis with the password
     runtime.redis.ping()

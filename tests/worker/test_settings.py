@@ -115,4 +115,7 @@ def test_repr_shows_which_secrets_are_set_and_never_their_values():
         "slack_signing_secret=<set>, calendar_token=None, periodic=True, "
         f"policy_path={DEFAULT_POLICY_PATH!r}, namespace='changeguard', "
         "max_webhook_bytes=1000000, log_level='INFO', log_format='text', sweep_minutes=5, "
-        "allow_unsigned_webhooks=False)")
+        "allow_unsigned_webhooks=False, github_app_id=None, github_private_key=None, "
+        "github_webhook_secret=None, github_api_url='https://api.github.com', "
+        "gitlab_url='https://gitlab.com', gitlab_token=None, gitlab_webhook_secret=None, "
+        "gate_tokens=())")

@@ -1,0 +1,195 @@
+"""Talk to GitHub as the changeguard App's installations: answer protection rules, read runs."""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable
+from typing import Any, Literal, TypeVar
+
+from githubkit import AppAuthStrategy, GitHub
+from githubkit.cache import MemCacheStrategy
+from githubkit.exception import (GitHubException, RateLimitExceeded, RequestError, RequestFailed,
+                                 RequestTimeout)
+
+from .call_budget import CALL_BUDGET_SECONDS, CallBudget
+from .settings import DEFAULT_GITHUB_API_URL, Settings
+
+logger = logging.getLogger(__name__)
+
+MAX_REPORT_CHARS = 1024  # GitHub's limit on a status report's comment
+TRUNCATED = "…"
+USER_AGENT = "changeguard"
+T = TypeVar("T")
+_DOING = {None: "a status report on", "approved": "approving", "rejected": "rejecting"}
+
+
+class GitHubError(Exception):
+    """GitHub refused a call, or could not be reached within the call's budget."""
+
+    def __init__(self, message: str, status: int | None = None):
+        super().__init__(message)
+        self.status = status
+
+
+class GitHubClient:
+    """A GitHub App's client: one githubkit instance per installation, so its token is cached.
+
+    githubkit mints the App JWT and the installation token (cached until a minute before it
+    expires) and validates request bodies and responses against GitHub's OpenAPI models. Its own
+    auto_retry is off: it sleeps (n+1)^2 s on 5xx with no regard to the job's time, so this
+    client retries 429 (honouring Retry-After), 5xx and lost connections itself, bounded by the
+    call budget (worker/call_budget.py), as SlackClient does.
+    """
+
+    def __init__(self, app_id: str, private_key: str, *, base_url: str = DEFAULT_GITHUB_API_URL,
+                 timeout: float = 10.0, max_attempts: int = 4, max_wait: float = 30.0,
+                 backoff_base: float = 0.5, budget: float = CALL_BUDGET_SECONDS,
+                 sleep: Callable[[float], None] = time.sleep,
+                 clock: Callable[[], float] = time.monotonic):
+        # A cache of its own: githubkit's default one is process-wide and keys tokens by app id
+        # and installation only, so two clients of one app on two hosts would share them.
+        self._app = GitHub(AppAuthStrategy(app_id, private_key), base_url=base_url,
+                           timeout=timeout, user_agent=USER_AGENT, auto_retry=False,
+                           http_cache=False, cache_strategy=MemCacheStrategy())
+        self.base_url = base_url
+        self._installations: dict[int, GitHub[Any]] = {}
+        self._lock = threading.Lock()
+        self._timeout = timeout
+        self._max_attempts = max_attempts
+        self._max_wait = max_wait
+        self._backoff_base = backoff_base
+        self._budget = budget
+        self._sleep = sleep
+        self._clock = clock
+
+    def review_deployment(self, installation_id: int, owner: str, repo: str, run_id: int,
+                          environment: str, state: Literal["approved", "rejected"] | None,
+                          comment: str) -> None:
+        """Approve or reject a run's deployment to ``environment``; state None posts a report."""
+        if state not in (None, "approved", "rejected"):
+            # githubkit would quietly send a report for an unknown state.
+            raise ValueError(f"state must be 'approved', 'rejected' or None, not {state!r}")
+        body: dict[str, Any] = {"environment_name": environment, "comment": comment}
+        if state is None:
+            body["comment"] = _fit_report(comment)
+        else:
+            body["state"] = state
+        github = self._installation(installation_id)
+        what = (f"{_DOING[state]} the {environment} deployment of run {run_id} "
+                f"in {owner}/{repo}")
+        self._call(what, lambda: github.rest.actions.review_custom_gates_for_run(
+            owner, repo, run_id, data=body))  # type: ignore[arg-type]
+
+    def get_run(self, installation_id: int, owner: str, repo: str, run_id: int) -> dict[str, Any]:
+        """Return what the gate reads of a workflow run (links, branch, commit, who ran it)."""
+        github = self._installation(installation_id)
+        run = self._call(f"reading run {run_id} of {owner}/{repo}",
+                         lambda: github.rest.actions.get_workflow_run(owner, repo, run_id)
+                         .parsed_data)
+        head = run.head_commit
+        return {
+            "html_url": run.html_url, "head_branch": run.head_branch or "",
+            "head_sha": run.head_sha, "display_title": run.display_title,
+            "head_commit_message": head.message if head else "",
+            "actor": run.actor.login if run.actor else "",
+            "triggering_actor": run.triggering_actor.login if run.triggering_actor else "",
+            "event": run.event, "status": run.status or "", "conclusion": run.conclusion or "",
+        }
+
+    def pulls_for_commit(self, installation_id: int, owner: str, repo: str,
+                         sha: str) -> list[dict[str, Any]]:
+        """Return the pull requests containing commit ``sha`` (number, title, head_ref, body)."""
+        github = self._installation(installation_id)
+        pulls = self._call(
+            f"listing the pull requests of commit {sha} in {owner}/{repo}",
+            lambda: github.rest.repos.list_pull_requests_associated_with_commit(
+                owner, repo, sha, per_page=100).parsed_data)
+        return [{"number": p.number, "title": p.title, "head_ref": p.head.ref,
+                 "body": p.body or ""} for p in pulls]
+
+    def _installation(self, installation_id: int) -> GitHub[Any]:
+        with self._lock:
+            if installation_id not in self._installations:
+                auth = self._app.auth.as_installation(installation_id)  # type: ignore[union-attr]
+                self._installations[installation_id] = self._app.with_auth(auth)
+            return self._installations[installation_id]
+
+    def _call(self, what: str, send: Callable[[], T]) -> T:
+        budget = CallBudget(self._budget, self._timeout, self._clock)
+        for attempt in range(1, self._max_attempts + 1):
+            try:
+                return send()
+            except GitHubException as exc:
+                failure = _unwrap(exc)
+                status = _status(failure)
+                logger.warning("github call failed", extra={
+                    "call": what, "status": status, "attempt": attempt,
+                    "error": _describe(failure)})
+                wait = self._wait_before_retry(failure, status, attempt)
+                if wait is None or not budget.allows(wait):
+                    raise GitHubError(f"GitHub refused {what}: {_describe(failure)}"
+                                      if status is not None and status < 500 else
+                                      f"GitHub failed {what}: {_describe(failure)}",
+                                      status) from exc
+            self._sleep(wait)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _wait_before_retry(self, failure: Exception, status: int | None,
+                           attempt: int) -> float | None:
+        if attempt == self._max_attempts:
+            return None
+        if isinstance(failure, RateLimitExceeded):
+            wait = failure.retry_after.total_seconds()  # GitHub did not act on the call
+        elif status is None or status == 429 or status >= 500:
+            wait = self._backoff(attempt)
+        else:
+            return None
+        return wait if wait <= self._max_wait else None
+
+    def _backoff(self, attempt: int) -> float:
+        # Exponential backoff with full jitter, capped.
+        ceiling = min(self._max_wait, self._backoff_base * 2 ** (attempt - 1))
+        return ceiling * random.uniform(0.5, 1.0)
+
+
+def _fit_report(comment: str) -> str:
+    """Return ``comment`` cut to GitHub's limit on a status report, ending in "…" if cut."""
+    if len(comment) <= MAX_REPORT_CHARS:
+        return comment
+    return comment[:MAX_REPORT_CHARS - len(TRUNCATED)] + TRUNCATED
+
+
+def _unwrap(exc: GitHubException) -> Exception:
+    """Return the failure itself: githubkit wraps one raised while minting a token."""
+    while (isinstance(exc, RequestError) and not isinstance(exc, (RequestFailed, RequestTimeout))
+           and isinstance(exc.exc, GitHubException)):
+        exc = exc.exc
+    return exc
+
+
+def _status(failure: Exception) -> int | None:
+    return failure.response.status_code if isinstance(failure, RequestFailed) else None
+
+
+def _describe(failure: Exception) -> str:
+    if isinstance(failure, RequestFailed):
+        response = failure.response
+        try:
+            message = str(response.json().get("message", ""))
+        except (ValueError, AttributeError):  # not JSON, or not GitHub's error object
+            message = response.text[:200]
+        return f"{response.status_code} {message}".strip()
+    if isinstance(failure, RequestError):
+        return f"no answer ({failure.exc!r})"
+    return str(failure) or type(failure).__name__
+
+
+def github_client_for(settings: Settings) -> GitHubClient | None:
+    """Return the GitHub App client the settings configure, or None when the App is not set up."""
+    if not settings.github_enabled:
+        return None
+    return GitHubClient(str(settings.github_app_id), str(settings.github_private_key),
+                        base_url=settings.github_api_url)
