@@ -16,23 +16,24 @@ from rules.cab_schedule import next_meeting
 from rules.change_history import approval_moves_between, parse_history
 from rules.change_request import fields_to_fetch, parse_change_request
 from rules.deploy_gate import (GateDecision, GateVerdict, decide_deploy, not_a_change,
-                               not_found, resolve_change)
+                               not_found, outside_the_gate, resolve_change)
 from rules.deployment import (FINISHED_STATES, PROPERTY_KEY as DEPLOYMENTS_KEY, DeployFinish,
-                              DeploymentEntry, DeployRequest, DeployState, Vendor, outcome_for,
-                              parse_deployments, remote_link)
+                              DeploymentEntry, DeploymentsRecord, DeployRequest, DeployState,
+                              Vendor, outcome_for, parse_deployments, remote_link)
 from rules.issue_record import PROPERTY_KEY as RECORD_KEY, parse_record
 from rules.job_names import JobName
 from rules.policy import FieldRole, StatusRole
 from rules.status_move import replay_approvals
+from rules.ungated_deploy import plan_for_ungated
 from worker import runtime as runtime_module
 from worker.github_client import GitHubError
-from worker.jira_client import JiraError
+from worker.jira_client import JiraNotFound
 from worker.metrics import count
 from worker.runtime import Runtime
 
 from .approver_groups import groups_of
 from .enqueue import enqueue_once
-from .issue_session import find_transition, issue_session
+from .issue_session import MARKER_TTL_SECONDS, find_transition, issue_session
 from .periodic import cab_calendar
 from .waiting_deployments import forget_waiting, remember_waiting, waiting_for
 
@@ -48,7 +49,16 @@ DECISION_STATES = {GateVerdict.ALLOW: DeployState.ALLOWED, GateVerdict.WAIT: Dep
 def judge_deployment(request: dict[str, Any], *, runtime: Runtime | None = None) -> dict[str, Any]:
     """Decide one deployment (allow, wait or deny), answer its pipeline and record it."""
     rt = runtime or runtime_module.current()
-    req = _with_run_texts(rt, DeployRequest.from_json(request))
+    req = DeployRequest.from_json(request)
+    if not rt.policy.deploy.gates(req.environment):
+        # Staging and the like: allowed unchecked; nothing read, recorded or moved.
+        key = resolve_change(req.explicit_key, req.texts, rt.policy.scope_project_keys).key
+        decision = outside_the_gate(req.environment, key, rt.policy)
+        assert decision is not None
+        _log(req, decision)
+        _answer(rt, req, decision)
+        return _summary(decision)
+    req = _with_run_texts(rt, req)
     resolution = resolve_change(req.explicit_key, req.texts, rt.policy.scope_project_keys)
     if resolution.key is None:
         decision = resolution.denial()
@@ -115,6 +125,53 @@ def finish_deployment(finish: dict[str, Any], *, runtime: Runtime | None = None)
     return {"action": action, "issue_key": key, "outcome": outcome}
 
 
+def flag_ungated(request: dict[str, Any], *, runtime: Runtime | None = None) -> dict[str, Any]:
+    """Flag a deployment to a gated environment that never passed the gate (reported started
+    by its pipeline): label and comment on its change, and alert Slack."""
+    rt = runtime or runtime_module.current()
+    req = DeployRequest.from_json(request)
+    if not rt.policy.deploy.gates(req.environment):
+        return {"action": "not gated"}
+    marker = rt.settings.key("gate-ungated", req.deployment_id)
+    stored = rt.redis.get(_run_key(rt, req.run_id))  # the change the gate let the run deploy
+    key = stored.decode() if stored is not None else resolve_change(
+        req.explicit_key, req.texts, rt.policy.scope_project_keys).key
+    deployments, browse = DeploymentsRecord(), None
+    if key is not None:
+        try:
+            issue = rt.jira.get_issue(key, fields=["issuetype"], properties=[DEPLOYMENTS_KEY])
+        except JiraNotFound:
+            issue = None
+        if issue is None or _issue_type(issue) != rt.policy.scope_issue_type:
+            key = None  # nothing to label: Slack alone hears of it
+        else:
+            deployments = parse_deployments((issue.get("properties") or {}).get(DEPLOYMENTS_KEY))
+            browse = f"{rt.settings.jira_base_url}/browse/{key}"
+    plan = plan_for_ungated(req, key, deployments, rt.policy, browse)
+    context = {"issue_key": key, "deployment_id": req.deployment_id}
+    if plan is None:
+        return {"action": "gated", "issue_key": key}
+    if key is None:
+        if rt.redis.set(marker, "1", nx=True, ex=MARKER_TTL_SECONDS):
+            for step in plan.steps:
+                rt.slack.post_message(step.channel, step.text)
+        logger.warning("ungated deployment", extra=context)
+        return {"action": "flagged", "issue_key": None}
+    plan_id = f"ungated-{req.deployment_id}"
+    with issue_session(rt, key) as session:
+        resumed = session.stored_plan(plan_id)
+        if resumed is None and rt.redis.exists(marker):
+            return {"action": "already flagged", "issue_key": key}
+        session.carry_out(plan_id, resumed or plan, context)
+        rt.redis.set(marker, "1", ex=MARKER_TTL_SECONDS)
+    logger.warning("ungated deployment", extra=context)
+    return {"action": "flagged", "issue_key": key}
+
+
+def _issue_type(issue: dict[str, Any]) -> str | None:
+    return ((issue.get("fields") or {}).get("issuetype") or {}).get("name")
+
+
 def _judge_for_change(rt: Runtime, key: str, req: DeployRequest) -> dict[str, Any]:
     """Read the change, decide, answer the pipeline and keep the change's record."""
     with issue_session(rt, key, lane="gate") as session:
@@ -122,15 +179,13 @@ def _judge_for_change(rt: Runtime, key: str, req: DeployRequest) -> dict[str, An
             issue = rt.jira.get_issue(key, fields=fields_to_fetch(rt.site),
                                       properties=[RECORD_KEY, DEPLOYMENTS_KEY],
                                       expand=["changelog", "transitions"])
-        except JiraError as exc:
-            if exc.status != 404:
-                raise
+        except JiraNotFound:
             decision = not_found(key)
             _log(req, decision)
             _answer(rt, req, decision)
             forget_waiting(rt, key, req.deployment_id)
             return _summary(decision)
-        issue_type = ((issue.get("fields") or {}).get("issuetype") or {}).get("name")
+        issue_type = _issue_type(issue)
         if issue_type != rt.policy.scope_issue_type:
             decision = not_a_change(key, issue_type, rt.policy.scope_issue_type)
             _log(req, decision)

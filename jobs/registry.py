@@ -7,7 +7,7 @@ from typing import Any
 
 from rules.job_names import JobName
 
-from .deploy_gate import finish_deployment, judge_deployment, release_waiting
+from .deploy_gate import finish_deployment, flag_ungated, judge_deployment, release_waiting
 from .deployment_notices import announce_deployment
 from .enforce_edit import enforce_edit
 from .enforce_transition import enforce_transition
@@ -21,4 +21,5 @@ JOBS: Mapping[JobName, Callable[..., Any]] = {
     JobName.JUDGE_DEPLOYMENT: judge_deployment,
     JobName.FINISH_DEPLOYMENT: finish_deployment,
     JobName.RELEASE_WAITING: release_waiting,
+    JobName.FLAG_UNGATED: flag_ungated,
 }

@@ -32,6 +32,8 @@ NOT_A_KEY = ("{given} is not a change request key: pass the key of a {projects} 
              "e.g. {example}.")
 NOT_GATED = ("{key} may deploy to {environment}: the change policy gates only {gated}, so this "
              "deployment is not checked.")
+NOT_GATED_NO_KEY = ("This deployment may go to {environment}: the change policy gates only "
+                    "{gated}, so it is not checked.")
 STOPPED = {
     StatusRole.DRAFT: ("{key} is still in {status}: fill it in and move it to {awaiting}; it can "
                        "deploy once it is approved."),
@@ -131,6 +133,18 @@ def resolve_change(explicit_key: str | None, texts: tuple[str, ...],
     return ChangeResolution(None, NO_KEY.format(example=example))
 
 
+def outside_the_gate(environment: str, key: str | None, policy: Policy) -> GateDecision | None:
+    """Return the ALLOW answer for an environment the policy does not gate (no change needed:
+    nothing is read, recorded or moved), or None for a gated one."""
+    if policy.deploy.gates(environment):
+        return None
+    gated = _choices(policy.deploy.environments, "and")
+    if key is None:
+        return GateDecision(GateVerdict.ALLOW, NOT_GATED_NO_KEY.format(
+            environment=environment, gated=gated), None)
+    return _decision(GateVerdict.ALLOW, NOT_GATED, key, environment=environment, gated=gated)
+
+
 def not_found(key: str) -> GateDecision:
     """Return the DENY answer for a key Jira does not know (or hides from changeguard)."""
     return _decision(GateVerdict.DENY, NOT_FOUND, key)
@@ -154,9 +168,9 @@ def decide_deploy(change: ChangeRequest, approvals: ApprovalState, *, environmen
     """Judge a deployment of ``change`` to ``environment`` at ``now`` against the policy."""
     key = change.key
     names = policy.status_names
-    if not policy.deploy.gates(environment):
-        return _decision(GateVerdict.ALLOW, NOT_GATED, key, environment=environment,
-                         gated=_choices(policy.deploy.environments, "and"))
+    ungated = outside_the_gate(environment, key, policy)
+    if ungated is not None:
+        return ungated
     role = site.status_role(change.status_id)
     if role is None:
         return _decision(GateVerdict.DENY, UNKNOWN_STATUS, key, approved=names[StatusRole.APPROVED])

@@ -20,6 +20,7 @@ class JobName(str, enum.Enum):
     JUDGE_DEPLOYMENT = "jobs.deploy_gate.judge_deployment"
     FINISH_DEPLOYMENT = "jobs.deploy_gate.finish_deployment"
     RELEASE_WAITING = "jobs.deploy_gate.release_waiting"
+    FLAG_UNGATED = "jobs.deploy_gate.flag_ungated"
 
 
 # The webhook router and the reconciliation sweep enqueue the same unique job for the same

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from rq import Queue
 
-from jobs.deploy_gate import finish_deployment, judge_deployment
+from jobs.deploy_gate import finish_deployment, flag_ungated, judge_deployment
 from jobs.waiting_deployments import waiting_for
 from rules.deployment import PROPERTY_KEY, DeployFinish, DeployRequest, DeployResult, Vendor
 from rules.policy import FieldRole
@@ -219,3 +219,60 @@ def test_the_end_of_a_run_the_gate_never_allowed_changes_nothing(runtime):
     finish = DeployFinish(vendor=Vendor.GITHUB, run_id="github:acme/shop:run:1",
                           result=DeployResult.SUCCESS)
     assert finish_deployment(finish.to_json(), runtime=runtime) == {"action": "not gated"}
+
+
+def gitlab_started(change_key: str | None, *, environment: str = ENV, job: int = 796) -> dict:
+    """A GitLab deployment reported running, as webhooks/gitlab.py builds it."""
+    return DeployRequest(
+        vendor=Vendor.GITLAB, deployment_id=f"gitlab:7:job:{job}", run_id=f"gitlab:7:job:{job}",
+        environment=environment, texts=(f"{change_key}: bump openssl" if change_key else "bump",),
+        sha="f" * 40, run_url=f"https://gitlab.example.com/acme/shop/-/jobs/{job}",
+        triggered_by="dave", reply=(("deployment_id", "15"), ("project_id", "7"))).to_json()
+
+
+def test_a_deployment_that_bypassed_the_gate_is_flagged_once(jira, slack, runtime):
+    key = change(jira, "Approved")
+    first = flag_ungated(gitlab_started(key), runtime=runtime)
+    again = flag_ungated(gitlab_started(key), runtime=runtime)
+    assert (first, again) == ({"action": "flagged", "issue_key": key},
+                              {"action": "already flagged", "issue_key": key})
+    assert runtime.policy.violation_label in jira.labels(key)
+    [comment] = jira.comments(key)
+    assert comment["text"].startswith(
+        "Deployment without the gate\n\n"
+        f"A deployment of {key} to production ran without passing changeguard's deployment "
+        "gate, so nobody checked that this change was approved and inside its window when it "
+        "went out.")
+    assert ("GitLab run https://gitlab.example.com/acme/shop/-/jobs/796, commit ffffffffffff, "
+            "started by dave") in comment["text"]
+    [alert] = slack.messages
+    assert alert.text == (
+        ":warning: A deployment to production ran without passing changeguard's deployment gate: "
+        "GitLab run https://gitlab.example.com/acme/shop/-/jobs/796, commit ffffffffffff, "
+        f"started by dave; change: {key} ({jira.base_url}/browse/{key}). Check that it was "
+        "intended, and turn the gate on for production (README: Deployment gate).")
+
+
+def test_a_deployment_the_gate_allowed_is_not_flagged_when_it_starts(jira, slack, runtime):
+    key = change(jira, "Approved")
+    request = generic(key, deployment="run-5")
+    judge_deployment(request.to_json(), runtime=runtime)
+    started = {**request.to_json(), "texts": []}  # the start names no change: the gate knows
+    assert flag_ungated(started, runtime=runtime) == {"action": "gated", "issue_key": key}
+    assert jira.comments(key) == [] and slack.messages == []
+
+
+def test_an_ungated_deployment_naming_no_change_is_told_to_slack_once(jira, slack, runtime):
+    assert flag_ungated(gitlab_started(None), runtime=runtime) == {"action": "flagged",
+                                                                    "issue_key": None}
+    flag_ungated(gitlab_started(None), runtime=runtime)
+    [alert] = slack.messages
+    assert "change: no change request." in alert.text
+
+
+def test_a_deployment_to_an_environment_the_policy_does_not_gate_is_not_flagged(jira, slack,
+                                                                                runtime):
+    key = change(jira, "Approved")
+    assert flag_ungated(gitlab_started(key, environment="staging"), runtime=runtime) == {
+        "action": "not gated"}
+    assert slack.messages == [] and jira.comments(key) == []

@@ -12,7 +12,7 @@ from rules.approvals import ApprovalRole, ApprovalState
 from rules.cab_schedule import next_meeting
 from rules.deploy_gate import (APPROVAL_RETRY_SECONDS, ChangeResolution, GateDecision,
                                GateVerdict, decide_deploy, not_a_change, not_found,
-                               resolve_change)
+                               outside_the_gate, resolve_change)
 from rules.policy import StatusRole
 from worker.policy_file import load_policy
 
@@ -274,3 +274,26 @@ UNKNOWN_KEYS = [
                          ids=[u[0] for u in UNKNOWN_KEYS])
 def test_a_key_that_is_no_change_request_is_denied(answer, expected):
     assert answer() == expected
+
+
+OUTSIDE = [
+    ("gated environment", "production", "CHG-7", None),
+    ("gated, case ignored", "PRODUCTION", None, None),
+    ("staging with a change", "staging", "CHG-7",
+     "CHG-7 may deploy to staging: the change policy gates only production, so this deployment "
+     "is not checked."),
+    ("staging without a change", "staging", None,
+     "This deployment may go to staging: the change policy gates only production, so it is not "
+     "checked."),
+]
+
+
+@pytest.mark.parametrize("environment,key,reason", [c[1:] for c in OUTSIDE],
+                         ids=[c[0] for c in OUTSIDE])
+def test_an_environment_the_policy_does_not_gate_is_allowed_without_a_change(environment, key,
+                                                                            reason):
+    decision = outside_the_gate(environment, key, POLICY)
+    if reason is None:
+        assert decision is None
+    else:
+        assert decision == GateDecision(GateVerdict.ALLOW, reason, key)
