@@ -58,6 +58,16 @@ def judge_deployment(request: dict[str, Any], *, runtime: Runtime | None = None)
         _log(req, decision)
         _answer(rt, req, decision)
         return _summary(decision)
+    if req.vendor is Vendor.GITLAB and "deployment_id" not in dict(req.reply):
+        # GitLab names the job: only a job held for approval is the gate's (a plain manual
+        # deploy button is not), and its deployment is what gets approved.
+        deployment = rt.gitlab.blocked_deployment_for_job(
+            req.reply_value("project_id"), req.environment, int(req.reply_value("job_id")))
+        if deployment is None:
+            return {"decision": None, "reason": "no deployment of this job waits for approval",
+                    "change": None}
+        req = dataclasses.replace(req, reply=tuple(sorted(
+            (*req.reply, ("deployment_id", str(deployment))))))
     req = _with_run_texts(rt, req)
     resolution = resolve_change(req.explicit_key, req.texts, rt.policy.scope_project_keys)
     if resolution.key is None:
@@ -226,11 +236,12 @@ def _judge_for_change(rt: Runtime, key: str, req: DeployRequest) -> dict[str, An
         if previous is None or previous.state is not entry.state:  # a poll rewrites nothing
             rt.jira.set_issue_property(key, DEPLOYMENTS_KEY,
                                        deployments.with_entry(entry).to_json())
+        if decision.verdict is GateVerdict.ALLOW and req.run_id:
+            # The run's start and end name the run only: remember whose deployment it carries
+            # out before the pipeline hears "go" (its start is checked against this at once).
+            rt.redis.set(_run_key(rt, req.run_id), key, ex=RUN_TTL_SECONDS)
         _answer(rt, req, decision)
         forget_waiting(rt, key, req.deployment_id)
-        if decision.verdict is GateVerdict.ALLOW and req.run_id:
-            # The run's end names the run only: remember whose deployment it carries out.
-            rt.redis.set(_run_key(rt, req.run_id), key, ex=RUN_TTL_SECONDS)
         if decision.verdict is GateVerdict.ALLOW:
             _start_implementing(rt, key, change, issue)
             link = remote_link(entry)
@@ -305,19 +316,9 @@ def _answer(rt: Runtime, req: DeployRequest, decision: GateDecision) -> None:
             logger.info("deployment already decided on GitHub", extra={
                 "deployment_id": req.deployment_id, "error": str(exc)})
     elif decision.verdict is not GateVerdict.WAIT:  # GitLab keeps a waiting deployment blocked
-        project = req.reply_value("project_id")
-        reply = dict(req.reply)
-        if "deployment_id" in reply:
-            deployment: int | None = int(reply["deployment_id"])
-        else:  # GitLab's Job Hook names the job: its blocked deployment is looked up
-            deployment = rt.gitlab.blocked_deployment_for_job(project, req.environment,
-                                                              int(reply["job_id"]))
-        if deployment is None:
-            logger.info("deployment no longer blocked on GitLab",
-                        extra={"deployment_id": req.deployment_id})
-            return
-        rt.gitlab.decide_deployment(project, deployment, REVIEW_STATES[decision.verdict],
-                                    decision.reason)
+        rt.gitlab.decide_deployment(req.reply_value("project_id"),
+                                    int(req.reply_value("deployment_id")),
+                                    REVIEW_STATES[decision.verdict], decision.reason)
 
 
 def _with_run_texts(rt: Runtime, req: DeployRequest) -> DeployRequest:

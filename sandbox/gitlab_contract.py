@@ -1,4 +1,4 @@
-"""What GitLab documents of its deployments API, Deployment Hook and Job Hook: checked shapes."""
+"""What GitLab documents of its deployments API and its Deployment, Job and Pipeline Hooks."""
 
 from __future__ import annotations
 
@@ -28,6 +28,24 @@ from typing import Any
 # - lib/api/deployments.rb + app/finders/deployments_finder.rb: the list's Grape params
 #   (order_by, sort, updated_*, finished_*, environment, status in Deployment.statuses) and the
 #   finder's InefficientQueryError checks, answered as 400 with the finder's message.
+# - "Webhook events: Pipeline events": header X-Gitlab-Event: Pipeline Hook, "triggered when
+#   the status of a pipeline changes"; the documented example's fields below. The source
+#   agrees: app/models/ci/pipeline.rb's state machine runs PipelineHooksWorker after every
+#   transition that is not a loopback (so never twice in a row for one status, and never for
+#   the initial created), unless the pipeline's user is blocked. Ci::Pipeline#set_status
+#   maps the composite status "manual" to the `block` event (any - [:manual] => :manual).
+#   lib/gitlab/ci/status/composite.rb: a pipeline is "manual" when no job runs or is pending
+#   (nor waits for a resource) and some job is manual without allow_failure (a manual job
+#   allowed to fail is "ignored": ::Ci::HasStatus::IGNORED_STATUSES).
+#   EE Ci::ProcessBuildService#process: a job deploying to an environment that needs approval
+#   gets when: manual and `actionize!` (status manual, its allow_failure untouched: false for
+#   a job not written as `when: manual`); its deployment is blocked. So a pipeline whose
+#   deploy jobs wait for approval turns "manual" once its other jobs are done, and its Pipeline
+#   Hook lists those jobs in `builds` with status "manual" and their environment.
+#   lib/gitlab/data_builder/pipeline.rb builds the body: builds[] of the latest jobs with id,
+#   status, when, manual, allow_failure, user and environment {name, action, deployment_tier}
+#   (null without an environment keyword); commit is Commit#hook_attrs (id, message, title,
+#   timestamp, url, author; `title` is in the source, not in the documented example).
 
 APPROVAL_STATUSES = ("approved", "rejected")
 # Deployment#status (app/models/deployment.rb); the API's list filter names all but skipped.
@@ -36,6 +54,10 @@ DEPLOYMENT_STATUSES = ("created", "running", "success", "failed", "canceled", "s
 HOOK_STATUSES = ("running", "success", "failed", "canceled")
 # The build statuses a Job Hook is ever sent with (see the source notes above).
 JOB_HOOK_STATUSES = ("created", "pending", "running", "success", "failed", "canceled")
+# Ci::HasStatus::AVAILABLE_STATUSES but "created": a pipeline starts there, hooks follow moves.
+PIPELINE_HOOK_STATUSES = ("waiting_for_resource", "preparing", "waiting_for_callback",
+                          "pending", "running", "success", "failed", "canceling", "canceled",
+                          "skipped", "manual", "scheduled")
 
 # GET /projects/:id/deployments: Grape's allowed values (DeploymentsFinder's constants).
 LIST_ORDER_BY = ("id", "iid", "created_at", "updated_at", "finished_at")
@@ -102,7 +124,32 @@ JOB_PROJECT_FIELDS = ("id", "name", "description", "web_url", "avatar_url", "git
                       "default_branch")
 JOB_ENVIRONMENT_FIELDS = ("name", "action", "deployment_tier")
 
-_JSON_TYPES = {"string": str, "object": dict, "null": type(None), "boolean": bool}
+# The Pipeline Hook body (the documented example): field -> JSON type(s).
+PIPELINE_HOOK_FIELDS: Mapping[str, tuple[str, ...]] = {
+    "object_kind": ("string",), "object_attributes": ("object",),
+    "merge_request": ("object", "null"), "user": ("object", "null"), "project": ("object",),
+    "commit": ("object", "null"), "builds": ("array",),
+}
+PIPELINE_ATTRIBUTE_FIELDS: Mapping[str, tuple[str, ...]] = {
+    "id": ("integer",), "iid": ("integer",), "name": ("string", "null"), "ref": ("string",),
+    "tag": ("boolean",), "sha": ("string",), "before_sha": ("string",), "source": ("string",),
+    "status": ("string",), "stages": ("array",), "created_at": ("string",),
+    "finished_at": ("string", "null"), "duration": ("number", "null"), "variables": ("array",),
+    "url": ("string",),
+}
+PIPELINE_COMMIT_FIELDS = ("id", "message", "timestamp", "url", "author")
+PIPELINE_BUILD_FIELDS: Mapping[str, tuple[str, ...]] = {
+    "id": ("integer",), "stage": ("string",), "name": ("string",), "status": ("string",),
+    "created_at": ("string",), "started_at": ("string", "null"),
+    "finished_at": ("string", "null"), "duration": ("number", "null"),
+    "queued_duration": ("number", "null"), "failure_reason": ("string", "null"),
+    "when": ("string",), "manual": ("boolean",), "allow_failure": ("boolean",),
+    "user": ("object", "null"), "runner": ("object", "null"), "artifacts_file": ("object",),
+    "environment": ("object", "null"),
+}
+
+_JSON_TYPES = {"string": str, "object": dict, "null": type(None), "boolean": bool,
+               "array": list}
 
 
 def approval_errors(body: Mapping[str, Any]) -> list[str]:
@@ -157,6 +204,44 @@ def job_hook_shape_errors(body: Mapping[str, Any]) -> list[str]:
                          ("environment", JOB_ENVIRONMENT_FIELDS)):
         if isinstance(body.get(name), dict):
             errors += [f"{name}.{f} is missing" for f in fields if f not in body[name]]
+    return errors
+
+
+def pipeline_hook_shape_errors(body: Mapping[str, Any]) -> list[str]:
+    """Return how a Pipeline Hook body departs from the documented one (empty when it fits)."""
+    errors = _typed_errors(body, PIPELINE_HOOK_FIELDS, "")
+    if body.get("object_kind") != "pipeline":
+        errors.append("object_kind is not 'pipeline'")
+    attributes = body.get("object_attributes")
+    if isinstance(attributes, dict):
+        errors += _typed_errors(attributes, PIPELINE_ATTRIBUTE_FIELDS, "object_attributes.")
+        if attributes.get("status") not in PIPELINE_HOOK_STATUSES:
+            errors.append(f"object_attributes.status {attributes.get('status')!r} is never "
+                          f"sent (GitLab sends {', '.join(PIPELINE_HOOK_STATUSES)})")
+    for name, fields in (("user", HOOK_USER_FIELDS), ("project", JOB_PROJECT_FIELDS),
+                         ("commit", PIPELINE_COMMIT_FIELDS)):
+        if isinstance(body.get(name), dict):
+            errors += [f"{name}.{f} is missing" for f in fields if f not in body[name]]
+    for index, build in enumerate(body.get("builds") or []):
+        where = f"builds[{index}]."
+        if not isinstance(build, dict):
+            errors.append(f"{where[:-1]} is not object")
+            continue
+        errors += _typed_errors(build, PIPELINE_BUILD_FIELDS, where)
+        if isinstance(build.get("environment"), dict):
+            errors += [f"{where}environment.{f} is missing" for f in JOB_ENVIRONMENT_FIELDS
+                       if f not in build["environment"]]
+    return errors
+
+
+def _typed_errors(body: Mapping[str, Any], fields: Mapping[str, tuple[str, ...]],
+                  where: str) -> list[str]:
+    errors = []
+    for name, kinds in fields.items():
+        if name not in body:
+            errors.append(f"{where}{name} is missing")
+        elif not any(_is(body[name], kind) for kind in kinds):
+            errors.append(f"{where}{name} is not {' or '.join(kinds)}")
     return errors
 
 

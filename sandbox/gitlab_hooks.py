@@ -1,4 +1,4 @@
-"""Build and send the sandbox GitLab's Deployment and Job Hooks as GitLab does: body, headers."""
+"""Build and send the sandbox GitLab's Deployment, Job and Pipeline Hooks as GitLab does."""
 
 from __future__ import annotations
 
@@ -6,11 +6,12 @@ import dataclasses
 import json
 import re
 import uuid
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import requests
 
-from .gitlab_contract import HOOK_STATUSES, JOB_HOOK_STATUSES
+from .gitlab_contract import HOOK_STATUSES, JOB_HOOK_STATUSES, PIPELINE_HOOK_STATUSES
 
 GITLAB_VERSION = "17.11.0-ee"  # what X-Gitlab-Instance's user agent claims; any 17.4+ would do
 DELIVERY_TIMEOUT = 10  # GitLab's own webhook timeout is 10 s by default
@@ -117,17 +118,113 @@ def job_hook_body(site: str, project: Any, deployment: Any, status: str,
     }
 
 
-EVENTS = {"deployment": ("Deployment Hook", "status", HOOK_STATUSES),
-          "build": ("Job Hook", "build_status", JOB_HOOK_STATUSES)}
+def pipeline_hook_body(site: str, project: Any, pipeline_id: int, deployments: Sequence[Any],
+                       status: str, created_at: str) -> dict[str, Any]:
+    """Return the Pipeline Hook body of a pipeline: a build job that passed, then one deploy
+    job per deployment (as GitLab's data builder lists the latest jobs), in ``status``."""
+    web_url = f"{site}/{project.path_with_namespace}"
+    first = deployments[0]
+    user = _hook_user(site, first.user)
+    builds = [_build(9000 + pipeline_id, "build", "build", "success", created_at, user,
+                     None)]
+    builds += [_build(d.job_id, "deploy", f"deploy {d.environment}",
+                      job_status(d.status), created_at, _hook_user(site, d.user),
+                      {"name": d.environment, "action": "start",
+                       "deployment_tier": d.environment_tier}) for d in deployments]
+    finished = created_at if status in ("success", "failed", "canceled", "skipped") else None
+    return {
+        "object_kind": "pipeline",
+        "object_attributes": {
+            "id": pipeline_id, "iid": pipeline_id - 4000, "name": None, "ref": first.ref,
+            "tag": False, "sha": first.sha, "before_sha": "0" * 40, "source": "push",
+            "status": status, "detailed_status": DETAILED.get(status, status),
+            "stages": ["build", "deploy"], "created_at": created_at, "finished_at": finished,
+            "duration": None, "queued_duration": None, "protected_ref": True,
+            "variables": [], "url": f"{web_url}/-/pipelines/{pipeline_id}",
+        },
+        "merge_request": None,
+        "user": user,
+        "project": {
+            "id": project.id, "name": project.name, "description": "", "web_url": web_url,
+            "avatar_url": None, "git_ssh_url": f"git@sandbox:{project.path_with_namespace}.git",
+            "git_http_url": f"{web_url}.git", "namespace": project.namespace,
+            "visibility_level": 0, "path_with_namespace": project.path_with_namespace,
+            "default_branch": project.default_branch, "ci_config_path": "",
+        },
+        "commit": {"id": first.sha, "message": f"{first.commit_title}\n",
+                   "title": first.commit_title, "timestamp": created_at,
+                   "url": f"{web_url}/-/commit/{first.sha}",
+                   "author": {"name": first.user.name,
+                              "email": first.user.email or "[REDACTED]"}},
+        "builds": builds,
+    }
+
+
+# Gitlab::Ci::Status::*#label of a pipeline in a status (what detailed_status shows).
+DETAILED = {"manual": "blocked", "success": "passed", "running": "running",
+            "failed": "failed", "canceled": "canceled"}
+
+
+def pipeline_status(job_statuses: Iterable[str]) -> str:
+    """Return the pipeline's status from its jobs' (Gitlab::Ci::Status::Composite, for jobs
+    not allowed to fail; no job here is)."""
+    found = set(job_statuses)
+    for only, status in (({"skipped"}, "skipped"), ({"success", "skipped"}, "success"),
+                         ({"created"}, "created"),
+                         ({"canceled", "success", "skipped"}, "canceled"),
+                         ({"pending", "created", "skipped"}, "pending")):
+        if found <= only:
+            return status
+    for any_of, status in (({"running", "pending"}, "running"), ({"manual"}, "manual"),
+                           ({"created"}, "running")):
+        if found & any_of:
+            return status
+    return "failed"
+
+
+def job_status(deployment_status: str) -> str:
+    """Return the status of a deployment's job: a blocked deployment's job waits as manual."""
+    return {"blocked": "manual"}.get(deployment_status, deployment_status)
+
+
+def _build(job_id: int, stage: str, name: str, status: str, created_at: str,
+           user: dict[str, Any], environment: dict[str, Any] | None) -> dict[str, Any]:
+    ran = status in ("running", "success", "failed", "canceled")
+    return {"id": job_id, "stage": stage, "name": name, "status": status,
+            "created_at": created_at, "started_at": created_at if ran else None,
+            "finished_at": created_at if ran and status != "running" else None,
+            "duration": None, "queued_duration": None,
+            "failure_reason": "unknown_failure" if status == "failed" else None,
+            "when": "manual" if status == "manual" else "on_success",
+            "manual": status == "manual", "allow_failure": False, "user": user,
+            "runner": None, "artifacts_file": {"filename": None, "size": None},
+            "environment": environment}
+
+
+def _hook_user(site: str, user: Any) -> dict[str, Any]:
+    return {"id": user.id, "name": user.name, "username": user.username,
+            "avatar_url": f"{site}/uploads/{user.username}.png",
+            "email": user.email or "[REDACTED]"}
+
+
+# object_kind -> (X-Gitlab-Event, where its status stands, the statuses GitLab sends it with)
+EVENTS = {"deployment": ("Deployment Hook", ("status",), HOOK_STATUSES),
+          "build": ("Job Hook", ("build_status",), JOB_HOOK_STATUSES),
+          "pipeline": ("Pipeline Hook", ("object_attributes", "status"),
+                       PIPELINE_HOOK_STATUSES)}
 
 
 def send(url: str, body: dict[str, Any], *, token: str | None, site: str,
          idempotency_key: str | None = None, status_check: bool = True) -> GitLabDelivery:
     """POST one hook (its event from object_kind) with GitLab's headers; a repeat keeps its
     Idempotency-Key."""
-    event, field, statuses = EVENTS[body["object_kind"]]
-    if status_check and body[field] not in statuses:
-        raise ValueError(f"GitLab never sends a {event} with {field} {body[field]!r} "
+    event, path, statuses = EVENTS[body["object_kind"]]
+    status: Any = body
+    for part in path:
+        status = status[part]
+    field = ".".join(path)
+    if status_check and status not in statuses:
+        raise ValueError(f"GitLab never sends a {event} with {field} {status!r} "
                          f"(only {', '.join(statuses)}); pass status_check=False to "
                          "forge one")
     raw = json.dumps(body).encode()

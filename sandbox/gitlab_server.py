@@ -1,4 +1,4 @@
-"""Run a sandbox GitLab (deployments, their approval, their hooks) that records what it got."""
+"""Run a sandbox GitLab (deployments, their approval, their pipelines' hooks), recording all."""
 
 from __future__ import annotations
 
@@ -17,7 +17,8 @@ from werkzeug.wrappers import Request, Response
 from sandbox.serving import ServingThread
 
 from . import gitlab_contract as contract
-from .gitlab_hooks import GitLabDelivery, hook_body, job_hook_body, send
+from .gitlab_hooks import (GitLabDelivery, hook_body, job_hook_body, job_status,
+                           pipeline_hook_body, pipeline_status, send)
 
 __all__ = ["SandboxGitLab", "GitLabUser", "GitLabProject", "GitLabDeployment", "GitLabRequest",
            "GitLabApproval", "GitLabDelivery"]
@@ -74,6 +75,7 @@ class GitLabDeployment:
     commit_title: str
     environment_tier: str = "production"
     external_url: str | None = None
+    pipeline_id: int = 0  # the pipeline its job belongs to
     required_approvals: int = 1
     approval_rules: tuple[str, ...] = ()  # names represented_as may give (multiple rules)
     approvals: list[dict[str, Any]] = dataclasses.field(default_factory=list)
@@ -133,7 +135,8 @@ class SandboxGitLab:
         self._approvals: list[GitLabApproval] = []
         self._rejections: list[GitLabRequest] = []
         self._faults: list[tuple[int, int | None, bool]] = []
-        self._hooks: list[tuple[str, str | None]] = []
+        self._hooks: list[tuple[str, str | None, frozenset[str]]] = []
+        self._pipelines: dict[int, str] = {}  # pipeline id -> its status, as last hooked
         self._deliveries: list[GitLabDelivery] = []
         self._serving: ServingThread | None = None
         self.url = "http://gitlab.sandbox"
@@ -181,18 +184,40 @@ class SandboxGitLab:
                        status: str = "blocked", ref: str = "main", sha: str | None = None,
                        user: GitLabUser | None = None, commit_title: str = "Deploy",
                        **options: Any) -> GitLabDeployment:
-        """Create a deployment (blocked by default: a job waiting for approval)."""
+        """Create a deployment (blocked by default: a job waiting for approval) in a pipeline
+        of its own (or the ``pipeline_id`` given), whose hook goes out if its status changes."""
+        [deployment] = self.add_pipeline(project, (environment,), status=status, ref=ref,
+                                         sha=sha, user=user, commit_title=commit_title,
+                                         **options)
+        return deployment
+
+    def add_pipeline(self, project: GitLabProject, environments: Iterable[str], *,
+                     status: str = "blocked", ref: str = "main", sha: str | None = None,
+                     user: GitLabUser | None = None, commit_title: str = "Deploy",
+                     **options: Any) -> list[GitLabDeployment]:
+        """Create one pipeline whose deploy jobs (one per environment, in one stage) reach
+        their deployments together: one Pipeline Hook names them all (e.g. all blocked)."""
         if status not in contract.DEPLOYMENT_STATUSES:
             raise ValueError(f"{status!r} is not a deployment status")
+        environments = list(environments)
+        if not environments:
+            raise ValueError("a pipeline's deploy jobs deploy to at least one environment")
         with self._lock:
-            number = len(self._deployments) + 1
-            deployment = GitLabDeployment(
-                id=1000 + number, iid=number, project_id=project.id, environment=environment,
-                status=status, ref=ref, sha=sha or f"{number:08x}" * 5,
-                user=user or self.deployer, job_id=5000 + number, commit_title=commit_title,
-                created_at=_iso_now(), **options)
-            self._deployments[deployment.id] = deployment
-            return dataclasses.replace(deployment, approvals=[])
+            made = []
+            for environment in environments:
+                number = len(self._deployments) + 1
+                deployment = GitLabDeployment(
+                    id=1000 + number, iid=number, project_id=project.id,
+                    environment=environment, status=status, ref=ref,
+                    sha=sha or (made[0].sha if made else f"{number:08x}" * 5),
+                    user=user or self.deployer, job_id=5000 + number,
+                    commit_title=commit_title, created_at=_iso_now(),
+                    **{"pipeline_id": made[0].pipeline_id if made else 4000 + number,
+                       **options})
+                self._deployments[deployment.id] = deployment
+                made.append(deployment)
+            self._pipeline_moved(made[0].pipeline_id)
+            return [dataclasses.replace(d, approvals=[]) for d in made]
 
     def deployment(self, deployment_id: int) -> GitLabDeployment:
         """Return a copy of a deployment as it is now."""
@@ -200,14 +225,30 @@ class SandboxGitLab:
             found = self._deployments[deployment_id]
             return dataclasses.replace(found, approvals=list(found.approvals))
 
-    def add_hook(self, url: str, token: str | None) -> None:
-        """Send a Deployment Hook to ``url`` whenever a deployment starts or ends (as GitLab).
+    def add_hook(self, url: str, token: str | None, *, deployment_events: bool = True,
+                 pipeline_events: bool = True) -> None:
+        """Add a project webhook (its settings named as GitLab's hooks API names them): a
+        Deployment Hook whenever a deployment starts or ends, a Pipeline Hook whenever a
+        pipeline's status changes, e.g. to ``manual`` when its deploy job waits for approval.
 
         No Job Hook goes out when a deployment is created blocked: GitLab moves the job to
         ``manual`` without running job hooks (see sandbox/gitlab_contract.py).
         """
+        kinds = {kind for kind, wanted in (("deployment", deployment_events),
+                                           ("pipeline", pipeline_events)) if wanted}
         with self._lock:
-            self._hooks.append((url, token))
+            self._hooks.append((url, token, frozenset(kinds)))
+
+    def move_deployment(self, deployment_id: int, status: str) -> GitLabDeployment:
+        """Move a deployment as its job does when a runner runs it (running), or it ends
+        (success, failed, canceled): the hooks GitLab sends for that go out."""
+        if status not in contract.HOOK_STATUSES:
+            raise ValueError(f"a runner moves a deployment to {', '.join(contract.HOOK_STATUSES)}"
+                             f", not {status!r}")
+        with self._lock:
+            deployment = self._deployments[deployment_id]
+            self._moved(deployment, status)
+            return dataclasses.replace(deployment, approvals=list(deployment.approvals))
 
     # Recordings and faults
 
@@ -227,6 +268,14 @@ class SandboxGitLab:
     def deliveries(self) -> list[GitLabDelivery]:
         """Return every hook the sandbox sent by itself (add_hook), oldest first."""
         with self._lock:
+            return list(self._deliveries)
+
+    def wait_for_deliveries(self, count: int, timeout: float = 10.0) -> list[GitLabDelivery]:
+        """Block until the sandbox has sent ``count`` hooks by itself; return them all."""
+        with self._lock:
+            if not self._lock.wait_for(lambda: len(self._deliveries) >= count, timeout):
+                raise TimeoutError(f"{len(self._deliveries)} of {count} hooks sent within "
+                                   f"{timeout} s")
             return list(self._deliveries)
 
     def take_rejections(self) -> list[GitLabRequest]:
@@ -285,8 +334,21 @@ class SandboxGitLab:
             deployment = self._deployments[deployment_id]
             project = self._projects[deployment.project_id]
             return job_hook_body(self.url, project, deployment,
-                                 status or _job_status(deployment.status),
-                                 deployment.created_at, deployment.job_id - 1000)
+                                 status or job_status(deployment.status),
+                                 deployment.created_at, deployment.pipeline_id)
+
+    def pipeline_hook_body(self, pipeline_id: int, status: str | None = None) -> dict[str, Any]:
+        """Return the Pipeline Hook body of a pipeline (its status now, or ``status``)."""
+        with self._lock:
+            return self._pipeline_body(pipeline_id, status)
+
+    def deliver_pipeline(self, url: str, pipeline_id: int, status: str | None = None, *,
+                         token: str | None, idempotency_key: str | None = None,
+                         forge: bool = False) -> GitLabDelivery:
+        """POST the pipeline's hook to ``url`` (its status now by default; GitLab never sends
+        ``created``: ``forge=True`` sends it anyway)."""
+        return send(url, self.pipeline_hook_body(pipeline_id, status), token=token,
+                    site=self.url, idempotency_key=idempotency_key, status_check=not forge)
 
     def deliver_job(self, url: str, deployment_id: int, status: str | None = None, *,
                     token: str | None, idempotency_key: str | None = None,
@@ -308,13 +370,39 @@ class SandboxGitLab:
     def _moved(self, deployment: GitLabDeployment, status: str) -> None:
         """Record a status change (lock held); hooks go out from a thread, as Sidekiq's do."""
         deployment.status = status
-        if status not in contract.HOOK_STATUSES:
+        if status in contract.HOOK_STATUSES:
+            project = self._projects[deployment.project_id]
+            self._send_hooks("deployment",
+                             hook_body(self.url, project, deployment, status, _ruby_now()))
+        self._pipeline_moved(deployment.pipeline_id)
+
+    def _pipeline_moved(self, pipeline_id: int) -> None:
+        """Send the pipeline's hook if its status changed (lock held): never twice in a row
+        for one status, never for ``created`` (GitLab's state machine skips loopbacks)."""
+        status = self._pipeline_status(pipeline_id)
+        if self._pipelines.get(pipeline_id, "created") == status:
             return
-        project = self._projects[deployment.project_id]
-        body = hook_body(self.url, project, deployment, status, _ruby_now())
-        for url, token in self._hooks:
-            threading.Thread(target=self._deliver_in_background, args=(url, body, token),
-                             daemon=True, name="sandbox-gitlab-hook").start()
+        self._pipelines[pipeline_id] = status
+        self._send_hooks("pipeline", self._pipeline_body(pipeline_id, status))
+
+    def _pipeline_status(self, pipeline_id: int) -> str:
+        jobs = [job_status(d.status) for d in self._deployments.values()
+                if d.pipeline_id == pipeline_id]
+        return pipeline_status(["success", *jobs])  # its build job passed
+
+    def _pipeline_body(self, pipeline_id: int, status: str | None) -> dict[str, Any]:
+        jobs = [d for d in self._deployments.values() if d.pipeline_id == pipeline_id]
+        if not jobs:
+            raise KeyError(f"no pipeline {pipeline_id}")
+        return pipeline_hook_body(self.url, self._projects[jobs[0].project_id], pipeline_id,
+                                  jobs, status or self._pipeline_status(pipeline_id),
+                                  _ruby_utc(jobs[0].created_at))
+
+    def _send_hooks(self, kind: str, body: dict[str, Any]) -> None:
+        for url, token, kinds in self._hooks:
+            if kind in kinds:
+                threading.Thread(target=self._deliver_in_background, args=(url, body, token),
+                                 daemon=True, name="sandbox-gitlab-hook").start()
 
     def _deliver_in_background(self, url: str, body: dict[str, Any], token: str | None) -> None:
         delivery = send(url, body, token=token, site=self.url)
@@ -474,15 +562,16 @@ class SandboxGitLab:
             "environment": {"id": 10 + deployment.project_id, "name": deployment.environment,
                             "external_url": deployment.external_url},
             "deployable": {
-                "id": deployment.job_id, "status": _job_status(deployment.status),
+                "id": deployment.job_id, "status": job_status(deployment.status),
                 "stage": "deploy", "name": "deploy",
                 "ref": deployment.ref, "tag": False, "coverage": None,
                 "created_at": deployment.created_at, "started_at": None, "finished_at": None,
                 "web_url": f"{web_url}/-/jobs/{deployment.job_id}",
                 "user": _user_json(self.url, deployment.user), "commit": commit,
-                "pipeline": {"id": deployment.job_id - 1000, "ref": deployment.ref,
-                             "sha": deployment.sha, "status": "running",
-                             "web_url": f"{web_url}/-/pipelines/{deployment.job_id - 1000}"},
+                "pipeline": {"id": deployment.pipeline_id, "ref": deployment.ref,
+                             "sha": deployment.sha,
+                             "status": self._pipeline_status(deployment.pipeline_id),
+                             "web_url": f"{web_url}/-/pipelines/{deployment.pipeline_id}"},
             },
             "pending_approval_count": deployment.pending_approval_count,
             "approvals": [dict(a) for a in deployment.approvals],
@@ -501,11 +590,6 @@ def _page_url(request: Request, raw_path: str, page: int) -> str:
     args = {**dict(request.args.items()), "page": str(page)}
     query = "&".join(f"{k}={quote(v, safe='')}" for k, v in args.items())
     return f"{request.host_url.rstrip('/')}{raw_path}?{query}"
-
-
-def _job_status(deployment_status: str) -> str:
-    """Return the status of a deployment's job: a blocked deployment's job waits as manual."""
-    return {"blocked": "manual"}.get(deployment_status, deployment_status)
 
 
 def _fault(fault: tuple[int, int | None, bool]) -> _Answer:
@@ -552,6 +636,11 @@ def _user_json(site: str, user: GitLabUser, *, full: bool = False) -> dict[str, 
 def _iso_now() -> str:
     return datetime.datetime.now(datetime.UTC).isoformat(timespec="milliseconds").replace(
         "+00:00", "Z")
+
+
+def _ruby_utc(iso: str) -> str:
+    # A pipeline's times in its hook: "2016-08-12 15:23:28 UTC".
+    return datetime.datetime.fromisoformat(iso).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def _ruby_now() -> str:

@@ -1,4 +1,5 @@
-"""Answer GitLab's Deployment and Job Hooks: verify the token -> parse -> route -> enqueue."""
+"""Answer GitLab's Pipeline, Deployment and Job Hooks: verify the token -> parse -> route ->
+enqueue."""
 
 from __future__ import annotations
 
@@ -27,20 +28,22 @@ bp = Blueprint("gitlab", __name__)
 
 DEPLOYMENT_HOOK = "Deployment Hook"
 JOB_HOOK = "Job Hook"
+PIPELINE_HOOK = "Pipeline Hook"
 FINISHED = {"success": DeployResult.SUCCESS, "failed": DeployResult.FAILURE,
             "canceled": DeployResult.FAILURE}
-STARTED = frozenset({"created", "running"})
 FULL_SHA = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
 # GitLab shows this instead of the address of someone with no public email.
 REDACTED = "[REDACTED]"
 
 
 class MalformedHook(ValueError):
-    """The body is not a Deployment or Job Hook as GitLab documents it."""
+    """The body is not a Pipeline, Deployment or Job Hook as GitLab documents it."""
 
 
 # X-Gitlab-Event -> (object_kind, the event's name in messages, its text and integer fields)
 SHAPES = {
+    PIPELINE_HOOK: ("pipeline", "pipeline event", ("object_attributes.status",),
+                    ("object_attributes.id", "project.id")),
     DEPLOYMENT_HOOK: ("deployment", "deployment event", ("status", "environment"),
                       ("deployment_id", "project.id")),
     JOB_HOOK: ("build", "job event", ("build_status",), ("build_id", "project_id")),
@@ -58,9 +61,7 @@ def parse_hook(event: str, body: bytes) -> dict[str, Any]:
         raise MalformedHook(f"not a {name}: object_kind is not {kind!r}")
     missing = [field for field in texts
                if not (isinstance(value := _field(payload, field), str) and value)]
-    missing += [field for field in ids
-                if not (isinstance(value := _field(payload, field), int)
-                        and not isinstance(value, bool))]
+    missing += [field for field in ids if not _is_id(_field(payload, field))]
     if missing:
         raise MalformedHook(f"{name} lacks {', '.join(missing)}")
     return payload
@@ -98,8 +99,49 @@ def job_request(payload: dict[str, Any]) -> DeployRequest | None:
     )
 
 
+def pipeline_requests(payload: dict[str, Any]) -> list[DeployRequest]:
+    """Return the gate's questions for a pipeline waiting as ``manual``: one per job of it
+    waiting as ``manual`` to deploy to an environment (several environments: several).
+
+    GitLab sends no hook when a deployment becomes blocked, but its pipeline turns ``manual``
+    once nothing else in it runs, and that sends this hook. The questions name the jobs as a
+    Job Hook would (same ids): whether a job's deployment is blocked is for the job to ask.
+    """
+    attributes = payload["object_attributes"]
+    project_id = payload["project"]["id"]
+    web_url = _text(payload["project"].get("web_url"))
+    commit = _object(payload, "commit")
+    message = _text(commit.get("message")).strip() or _text(commit.get("title"))
+    ref = _text(attributes.get("ref"))
+    texts = tuple(t for t in (_text(_object(payload, "merge_request").get("title")), message,
+                              ref) if t)
+    asked = []
+    for build in payload.get("builds") or []:
+        build = build if isinstance(build, dict) else {}
+        environment = _object(build, "environment")
+        name = _text(environment.get("name"))
+        job_id = build.get("id")
+        if build.get("status") != "manual" or not name or not _is_id(job_id) \
+                or environment.get("action", "start") not in ("start", None):
+            continue
+        user = _object(build, "user") or _object(payload, "user")
+        run_id = _job_run_id(project_id, job_id)
+        asked.append(DeployRequest(
+            vendor=Vendor.GITLAB, deployment_id=run_id, run_id=run_id, environment=name,
+            texts=texts, sha=_text(attributes.get("sha")) or _text(commit.get("id")), ref=ref,
+            run_url=f"{web_url}/-/jobs/{job_id}" if web_url else "",
+            triggered_by=_text(user.get("username")) or _text(user.get("name")),
+            triggered_by_email=_email(user),
+            reply=(("job_id", str(job_id)), ("project_id", str(project_id))),
+            requested_at=next(filter(None, (_iso(build.get(f)) for f in (
+                "started_at", "created_at"))), ""),
+        ))
+    return asked
+
+
 def deploy_request(payload: dict[str, Any]) -> DeployRequest:
-    """Return the gate's question for a blocked deployment (a forged hook: GitLab sends none)."""
+    """Return the gate's question for a deployment: a blocked one (a forged hook: GitLab sends
+    none), or one that started (for the check that the gate let it through)."""
     user = _object(payload, "user")
     run_id = _run_id(payload)
     return DeployRequest(
@@ -128,7 +170,7 @@ def deploy_finish(payload: dict[str, Any]) -> DeployFinish:
 
 @bp.post("/webhooks/gitlab")
 def gitlab_webhook() -> ResponseReturnValue:
-    """Turn one Deployment or Job Hook into at most one enqueued job, in milliseconds."""
+    """Turn one Pipeline, Deployment or Job Hook into the jobs it asks for, in milliseconds."""
     svc = services()
     secret = svc.settings.gitlab_webhook_secret
     if not secret:
@@ -146,8 +188,8 @@ def gitlab_webhook() -> ResponseReturnValue:
         return refuse(svc, log, 401, "signature", "missing or invalid X-Gitlab-Token")
     event = log["webhook_event"]
     if event not in SHAPES:
-        return ignored(svc, log, f"{event or 'no'} event: only {DEPLOYMENT_HOOK}s and "
-                                  f"{JOB_HOOK}s concern the gate")
+        return ignored(svc, log, f"{event or 'no'} event: only {PIPELINE_HOOK}s, "
+                                  f"{DEPLOYMENT_HOOK}s and {JOB_HOOK}s concern the gate")
     try:
         payload = parse_hook(event, body)
     except MalformedHook as exc:
@@ -155,6 +197,8 @@ def gitlab_webhook() -> ResponseReturnValue:
     # GitLab keeps the Idempotency-Key across retries (17.4+); older ones resend the same body.
     delivery = enqueue.delivery_id(key and f"gitlab-{key}", body)
     ns = svc.settings.namespace
+    if event == PIPELINE_HOOK:
+        return _pipeline_hook(svc, log, delivery, payload)
     if event == JOB_HOOK:
         log = {**log, "event_id": delivery, "job_id": payload["build_id"]}
         gate = job_request(payload)
@@ -171,19 +215,38 @@ def gitlab_webhook() -> ResponseReturnValue:
         gate = deploy_request(payload)
         job = JobRequest(JobName.JUDGE_DEPLOYMENT, gate_job_id(ns, gate.deployment_id, delivery),
                          {"request": gate.to_json()})
+    elif status == "running":
+        # Allowed by the gate, or never asked: the job tells which, and flags the latter.
+        started = deploy_request(payload)
+        job = JobRequest(JobName.FLAG_UNGATED,
+                         gate_job_id(ns, f"ungated:{started.deployment_id}", delivery),
+                         {"request": started.to_json()})
     elif status in FINISHED:
         finish = deploy_finish(payload)
         job = JobRequest(JobName.FINISH_DEPLOYMENT, finish_job_id(ns, finish.run_id, delivery),
                          {"finish": finish.to_json()})
-    elif status in STARTED:
-        return ignored(svc, log, "deployment started")
     else:
         return ignored(svc, log, f"deployment status {status!r} is not one the gate acts on")
     return enqueue_delivery(svc, log, delivery, [job])
 
 
-
-
+def _pipeline_hook(svc: Any, log: dict[str, Any], delivery: str,
+                   payload: dict[str, Any]) -> ResponseReturnValue:
+    """Enqueue one judgement per deploy job of a pipeline waiting as ``manual``."""
+    attributes = payload["object_attributes"]
+    log = {**log, "event_id": delivery, "pipeline_id": attributes["id"]}
+    status = attributes["status"]
+    if status != "manual":
+        return ignored(svc, log, f"pipeline status {status!r}: only a pipeline waiting as "
+                                 "manual may hold a deployment waiting for approval")
+    gates = pipeline_requests(payload)
+    if not gates:
+        return ignored(svc, log, "pipeline waits as manual, but none of its manual jobs "
+                                 "deploys to an environment")
+    ns = svc.settings.namespace
+    return enqueue_delivery(svc, log, delivery, [
+        JobRequest(JobName.JUDGE_DEPLOYMENT, gate_job_id(ns, gate.deployment_id, delivery),
+                   {"request": gate.to_json()}) for gate in gates])
 
 
 def _run_id(payload: dict[str, Any]) -> str:
@@ -200,8 +263,11 @@ def _job_run_id(project_id: int, job_id: int) -> str:
 
 
 def _job_of(payload: dict[str, Any]) -> bool:
-    job_id = payload.get("deployable_id")
-    return isinstance(job_id, int) and not isinstance(job_id, bool)
+    return _is_id(payload.get("deployable_id"))
+
+
+def _is_id(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _field(payload: dict[str, Any], dotted: str) -> Any:

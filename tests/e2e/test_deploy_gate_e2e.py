@@ -10,12 +10,13 @@ from datetime import datetime, timedelta, timezone
 import pytest
 import requests
 
+from jobs.explain import explain_issue
 from sandbox.github_server import PullRequest
 from worker.settings import hash_gate_token
 
 from ..builders import NORMAL, settings_for
 from ..github_fixtures import github_settings
-from .harness import WorkerProcess, job_results, settle
+from .harness import WebServer, WorkerProcess, job_results, settle
 
 GATE_TOKEN = "pipeline-token-for-tests"
 SUMMARY = "Rotate edge TLS certificates"
@@ -200,3 +201,83 @@ def test_a_generic_pipeline_is_answered_and_reports_a_rollback(jira, web, worker
     assert finished.status_code == 202, finished.text
     settle(jira, queue)
     assert jira.status_of(key) == "Implemented"
+
+
+OUTCOMES = [("success", "Successful"), ("failure", "Failed")]
+
+
+@pytest.mark.parametrize("conclusion,outcome", OUTCOMES, ids=[c[0] for c in OUTCOMES])
+def test_an_approved_change_in_its_window_deploys_at_once_and_records_the_outcome(
+        jira, slack, github, web, worker, queue, runtime, conclusion, outcome):
+    key = approved(jira, queue)
+    run = request_deploy(github, web, f"{key} rotate certificates")
+    decided = github.wait_for_review(run.id, state="approved", timeout=20)
+    assert decided.comment.startswith(f"{key} is Approved with its approvals standing and its "
+                                      "change window open until ")
+    assert [r.state for r in github.reviews if r.run_id == run.id] == ["approved"]
+    settle(jira, queue)
+    github.deliver_workflow_run_completed(f"{web.url}/webhooks/github", run, conclusion)
+    settle(jira, queue)
+    assert jira.status_of(key) == "Implemented"
+    assert jira.value_of(key, "Outcome")["value"] == outcome
+    explained = explain_issue(key, runtime=runtime)
+    assert "Deployments (newest first):" in explained
+    assert (f"production: {'succeeded' if conclusion == 'success' else 'failed'} "
+            f"(GitHub Actions commit {run.head_sha[:12]} by octocat) "
+            f"https://github.com/acme/shop/actions/runs/{run.id}") in explained
+
+
+GITLAB_SECRET = "gitlab-hook-secret-for-tests"
+
+
+@pytest.fixture
+def gitlab_web(jira, slack, gitlab_sandbox, redis_url, namespace, tmp_path):
+    """The web app and a worker set up for the sandbox GitLab, its hooks pointing at the app."""
+    settings = dataclasses.replace(settings_for(jira, redis_url, namespace, slack=slack),
+                                   gitlab_url=gitlab_sandbox.url,
+                                   gitlab_token=gitlab_sandbox.bot.token,
+                                   gitlab_webhook_secret=GITLAB_SECRET)
+    server = WebServer(settings)
+    jira.webhook_url = f"{server.url}/webhooks/jira"
+    gitlab_sandbox.add_hook(f"{server.url}/webhooks/gitlab", GITLAB_SECRET)
+    process = WorkerProcess(settings, tmp_path / "worker.log")
+    yield server
+    process.stop()
+    server.stop()
+
+
+def test_a_gitlab_deployment_held_for_approval_is_approved_when_the_cab_approves(
+        jira, slack, gitlab_sandbox, gitlab_project, gitlab_web, queue):
+    key = awaiting_approval(jira, queue)
+    deployment = gitlab_sandbox.add_deployment(gitlab_project, "production",
+                                               commit_title=f"{key}: rotate certificates")
+    settle(jira, queue)  # the Pipeline Hook (manual) was judged: it waits, still blocked
+    assert gitlab_sandbox.deployment(deployment.id).status == "blocked"
+    assert gitlab_sandbox.approvals == []
+
+    jira.transition(key, "Approved", as_user="carol")
+    approval = gitlab_sandbox.wait_for_approval(deployment.id, "approved", timeout=20)
+    assert approval.comment.startswith(f"{key} is Approved with its approvals standing")
+    settle(jira, queue)
+    assert jira.status_of(key) == "Implementing"
+    gitlab_sandbox.move_deployment(deployment.id, "success")
+    settle(jira, queue)
+    assert jira.status_of(key) == "Implemented"
+    assert jira.value_of(key, "Outcome")["value"] == "Successful"
+    # The deployment's own start ("running") was the one the gate allowed: nothing flagged.
+    assert jira.comments(key) == []
+    assert [m.text.split(" ")[0] for m in slack.messages] == [":rocket:", ":white_check_mark:"]
+
+
+def test_a_gitlab_deployment_that_skipped_the_gate_is_flagged(
+        jira, slack, gitlab_sandbox, gitlab_project, gitlab_web, queue):
+    key = approved(jira, queue)
+    deployment = gitlab_sandbox.add_deployment(gitlab_project, "production", status="created",
+                                               commit_title=f"{key}: hotfix")
+    gitlab_sandbox.move_deployment(deployment.id, "running")  # never held for approval
+    settle(jira, queue)
+    assert "changeguard-violation" in jira.labels(key)
+    [comment] = jira.comments(key)
+    assert comment["text"].startswith("Deployment without the gate")
+    assert slack.messages[-1].text.startswith(
+        ":warning: A deployment to production ran without passing changeguard's deployment gate")

@@ -10,6 +10,7 @@ import pytest
 import requests
 
 from sandbox import gitlab_contract as contract
+from sandbox.gitlab_hooks import pipeline_status
 from sandbox.gitlab_server import DEFAULT_TOKEN, GitLabApproval, GitLabRequest
 
 TOKEN = {"PRIVATE-TOKEN": DEFAULT_TOKEN}
@@ -264,20 +265,30 @@ def test_gitlab_never_sends_a_blocked_hook_unless_forged(gitlab_sandbox, gitlab_
     assert (forged.json["status"], len(receiver.received)) == ("blocked", 1)
 
 
+def hooked(delivery):
+    """Return (event, status, id) of a delivery the sandbox sent."""
+    body = delivery.json
+    if body["object_kind"] == "pipeline":
+        return ("Pipeline Hook", body["object_attributes"]["status"],
+                body["object_attributes"]["id"])
+    return ("Deployment Hook", body["status"], body["deployment_id"])
+
+
 @pytest.mark.parametrize("decision, status", [("approved", "running"), ("rejected", "failed")])
-def test_a_decision_sends_the_hook_gitlab_sends(gitlab_sandbox, gitlab_project, receiver,
-                                                decision, status):
+def test_a_decision_sends_the_hooks_gitlab_sends(gitlab_sandbox, gitlab_project, receiver,
+                                                 decision, status):
     gitlab_sandbox.add_hook(receiver.url, "s3cret")
     made = gitlab_sandbox.add_deployment(gitlab_project)
+    [blocked] = gitlab_sandbox.wait_for_deliveries(1)
 
     approve(gitlab_sandbox, made.id, {"status": decision})
 
-    deadline = time.monotonic() + 5
-    while not gitlab_sandbox.deliveries and time.monotonic() < deadline:
-        time.sleep(0.01)
-    [delivery] = gitlab_sandbox.deliveries
-    assert (delivery.json["status"], delivery.json["deployment_id"],
-            delivery.headers["X-Gitlab-Token"]) == (status, made.id, "s3cret")
+    sent = gitlab_sandbox.wait_for_deliveries(3)
+    assert hooked(blocked) == ("Pipeline Hook", "manual", made.pipeline_id)
+    # The deployment's hook and its pipeline's go out from threads: in either order.
+    assert sorted(hooked(d) for d in sent[1:]) == [
+        ("Deployment Hook", status, made.id), ("Pipeline Hook", status, made.pipeline_id)]
+    assert {d.headers["X-Gitlab-Token"] for d in sent} == {"s3cret"}
 
 
 APPROVAL_BODIES = [
@@ -395,13 +406,217 @@ def test_gitlab_never_sends_a_manual_job_hook_unless_forged(gitlab_sandbox, gitl
     assert (forged.json["build_id"], pending.status_code) == (made.job_id, 200)
 
 
-def test_a_blocked_deployment_sends_no_hook(gitlab_sandbox, gitlab_project, receiver):
+def test_a_blocked_deployment_sends_only_its_pipelines_hook(gitlab_sandbox, gitlab_project,
+                                                            receiver):
+    gitlab_sandbox.add_hook(receiver.url, "s3cret")
+    gitlab_sandbox.add_hook(receiver.url, "deployments-only", pipeline_events=False)
+
+    made = gitlab_sandbox.add_deployment(gitlab_project, commit_title="CHG-7 rotate")
+
+    [delivery] = gitlab_sandbox.wait_for_deliveries(1)
+    time.sleep(0.1)  # nothing else follows: no Job Hook, no Deployment Hook
+    assert len(receiver.received) == 1
+    body = delivery.json
+    assert (delivery.headers["X-Gitlab-Event"], delivery.headers["X-Gitlab-Token"]) == (
+        "Pipeline Hook", "s3cret")
+    assert contract.pipeline_hook_shape_errors(body) == []
+    assert (body["object_attributes"]["status"], body["object_attributes"]["sha"],
+            body["commit"]["title"]) == ("manual", made.sha, "CHG-7 rotate")
+    assert [(b["id"], b["status"], b["allow_failure"], b["environment"]) for b in
+            body["builds"]] == [
+        (9000 + made.pipeline_id, "success", False, None),
+        (made.job_id, "manual", False,
+         {"name": "production", "action": "start", "deployment_tier": "production"})]
+
+
+def test_a_pipeline_deploying_to_several_environments_names_each_job(gitlab_sandbox,
+                                                                      gitlab_project, receiver):
     gitlab_sandbox.add_hook(receiver.url, "s3cret")
 
-    gitlab_sandbox.add_deployment(gitlab_project)
-
+    eu, us = gitlab_sandbox.add_pipeline(gitlab_project, ["production-eu", "production-us"])
+    [delivery] = gitlab_sandbox.wait_for_deliveries(1)
+    late = gitlab_sandbox.add_deployment(gitlab_project, "production-ap",
+                                         pipeline_id=eu.pipeline_id)
     time.sleep(0.1)
-    assert (gitlab_sandbox.deliveries, receiver.received) == ([], [])
+
+    assert (eu.pipeline_id, eu.sha) == (us.pipeline_id, us.sha)
+    assert [(b["id"], b["status"], b["environment"]["name"])
+            for b in delivery.json["builds"][1:]] == [
+        (eu.job_id, "manual", "production-eu"), (us.job_id, "manual", "production-us")]
+    # Still manual: GitLab's state machine sends nothing for a move to the same status.
+    assert (late.pipeline_id, len(gitlab_sandbox.deliveries)) == (eu.pipeline_id, 1)
+
+
+RUNNER_MOVES = [
+    # A pipeline with a created job already counts as running: its status does not change.
+    ("a runner starts it", "running", [("Deployment Hook", "running")]),
+    ("it ends", "success", [("Deployment Hook", "success"), ("Pipeline Hook", "success")]),
+]
+
+
+@pytest.mark.parametrize("status, hooks", [m[1:] for m in RUNNER_MOVES],
+                         ids=[m[0] for m in RUNNER_MOVES])
+def test_a_deployment_moved_by_its_runner_sends_its_hooks(gitlab_sandbox, gitlab_project,
+                                                          receiver, status, hooks):
+    made = gitlab_sandbox.add_deployment(gitlab_project, "staging", status="created")
+    gitlab_sandbox.add_hook(receiver.url, "s3cret")
+
+    moved = gitlab_sandbox.move_deployment(made.id, status)
+
+    gitlab_sandbox.wait_for_deliveries(len(hooks))
+    time.sleep(0.1)  # and no more
+    assert moved.status == status
+    assert sorted(hooked(d)[:2] for d in gitlab_sandbox.deliveries) == hooks
+
+
+def test_a_runner_moves_deployments_only_as_gitlab_does(gitlab_sandbox, gitlab_project):
+    made = gitlab_sandbox.add_deployment(gitlab_project)
+
+    with pytest.raises(ValueError, match="not 'blocked'"):
+        gitlab_sandbox.move_deployment(made.id, "blocked")
+    with pytest.raises(TimeoutError, match="0 of 1 hooks sent"):
+        gitlab_sandbox.wait_for_deliveries(1, timeout=0.05)
+
+
+# Pipeline Hooks
+
+# The example of "Webhook events: Pipeline events" (GitLab Docs), as published (two of its
+# five builds, merge_request and source_pipeline kept).
+DOCUMENTED_USER = {"id": 1, "name": "Administrator", "username": "root",
+                   "avatar_url": "http://www.gravatar.com/avatar/e32bd13e2add097461cb96824b7a829c"
+                                 "?s=80&d=identicon", "email": "admin@example.com"}
+DOCUMENTED_PIPELINE_HOOK = {
+    "object_kind": "pipeline",
+    "object_attributes": {
+        "id": 31, "iid": 3, "name": "Pipeline for branch: master", "ref": "master",
+        "tag": False, "sha": "bcbb5ec396a2c0f828686f14fac9b80b780504f2",
+        "before_sha": "bcbb5ec396a2c0f828686f14fac9b80b780504f2",
+        "source": "merge_request_event", "status": "success",
+        "stages": ["build", "test", "deploy"], "created_at": "2016-08-12 15:23:28 UTC",
+        "finished_at": "2016-08-12 15:26:29 UTC", "duration": 63,
+        "variables": [{"key": "NESTOR_PROD_ENVIRONMENT", "value": "us-west-1"}],
+        "url": "http://example.com/gitlab-org/gitlab-test/-/pipelines/31"},
+    "merge_request": {"id": 1, "iid": 1, "title": "Test", "source_branch": "test",
+                      "source_project_id": 1, "target_branch": "master", "target_project_id": 1,
+                      "state": "opened", "merge_status": "can_be_merged",
+                      "detailed_merge_status": "mergeable",
+                      "url": "http://192.168.64.1:3005/gitlab-org/gitlab-test/merge_requests/1"},
+    "user": {**DOCUMENTED_USER, "email": "user_email@gitlab.com"},
+    "project": {"id": 1, "name": "Gitlab Test",
+                "description": "Atque in sunt eos similique dolores voluptatem.",
+                "web_url": "http://192.168.64.1:3005/gitlab-org/gitlab-test", "avatar_url": None,
+                "git_ssh_url": "git@192.168.64.1:gitlab-org/gitlab-test.git",
+                "git_http_url": "http://192.168.64.1:3005/gitlab-org/gitlab-test.git",
+                "namespace": "Gitlab Org", "visibility_level": 20,
+                "path_with_namespace": "gitlab-org/gitlab-test", "default_branch": "master"},
+    "commit": {"id": "bcbb5ec396a2c0f828686f14fac9b80b780504f2", "message": "test\n",
+               "timestamp": "2016-08-12T17:23:21+02:00",
+               "url": "http://example.com/gitlab-org/gitlab-test/commit/"
+                      "bcbb5ec396a2c0f828686f14fac9b80b780504f2",
+               "author": {"name": "User", "email": "user@gitlab.com"}},
+    "source_pipeline": {"project": {"id": 41,
+                                    "web_url": "https://gitlab.example.com/gitlab-org/upstream",
+                                    "path_with_namespace": "gitlab-org/upstream-project"},
+                        "pipeline_id": 30, "job_id": 3401},
+    "builds": [
+        {"id": 380, "stage": "deploy", "name": "production", "status": "skipped",
+         "created_at": "2016-08-12 15:23:28 UTC", "started_at": None, "finished_at": None,
+         "duration": None, "queued_duration": None, "failure_reason": None, "when": "manual",
+         "manual": True, "allow_failure": False, "user": DOCUMENTED_USER, "runner": None,
+         "artifacts_file": {"filename": None, "size": None},
+         "environment": {"name": "production", "action": "start",
+                         "deployment_tier": "production"}},
+        {"id": 377, "stage": "test", "name": "test-image", "status": "success",
+         "created_at": "2016-08-12 15:23:28 UTC", "started_at": "2016-08-12 15:26:12 UTC",
+         "finished_at": "2016-08-12 15:26:29 UTC", "duration": 17.0, "queued_duration": 196.0,
+         "failure_reason": None, "when": "on_success", "manual": False, "allow_failure": False,
+         "user": DOCUMENTED_USER,
+         "runner": {"id": 380987, "description": "shared-runners-manager-6.gitlab.com",
+                    "active": True, "runner_type": "instance_type", "is_shared": True,
+                    "tags": ["linux", "docker", "shared-runner"]},
+         "artifacts_file": {"filename": None, "size": None}, "environment": None},
+    ],
+}
+
+
+def test_the_pipeline_hook_body_has_the_documented_shape(gitlab_sandbox, gitlab_project):
+    made = gitlab_sandbox.add_deployment(gitlab_project, ref="release/1.2")
+
+    body = gitlab_sandbox.pipeline_hook_body(made.pipeline_id)
+
+    assert contract.pipeline_hook_shape_errors(body) == []
+    assert contract.pipeline_hook_shape_errors(DOCUMENTED_PIPELINE_HOOK) == []
+    # merge_request is null outside merge request pipelines; source_pipeline: triggered only.
+    assert set(body) == set(DOCUMENTED_PIPELINE_HOOK) - {"source_pipeline"}
+    assert set(body["object_attributes"]) >= set(DOCUMENTED_PIPELINE_HOOK["object_attributes"])
+    assert all(set(b) == set(DOCUMENTED_PIPELINE_HOOK["builds"][0]) for b in body["builds"])
+    assert (body["object_attributes"]["ref"], body["object_attributes"]["created_at"][-4:],
+            body["project"]["web_url"], body["merge_request"]) == (
+        "release/1.2", " UTC", f"{gitlab_sandbox.url}/acme/shop", None)
+    assert gitlab_sandbox.pipeline_hook_body(made.pipeline_id, "running")[
+        "object_attributes"]["status"] == "running"
+    with pytest.raises(KeyError, match="no pipeline 1"):
+        gitlab_sandbox.pipeline_hook_body(1)
+
+
+def test_pipeline_hook_shape_errors_name_each_departure():
+    body = {**DOCUMENTED_PIPELINE_HOOK, "object_kind": "build", "builds": [
+        "a job", {**DOCUMENTED_PIPELINE_HOOK["builds"][0], "id": "380", "manual": "yes",
+                  "environment": {"name": "production"}}],
+            "object_attributes": {**DOCUMENTED_PIPELINE_HOOK["object_attributes"],
+                                  "status": "created", "stages": "build"},
+            "commit": {"id": "bcbb5ec3"}, "user": None}
+    del body["project"]
+
+    assert contract.pipeline_hook_shape_errors(body) == [
+        "project is missing", "object_kind is not 'pipeline'",
+        "object_attributes.stages is not array",
+        "object_attributes.status 'created' is never sent (GitLab sends "
+        f"{', '.join(contract.PIPELINE_HOOK_STATUSES)})",
+        "commit.message is missing", "commit.timestamp is missing", "commit.url is missing",
+        "commit.author is missing", "builds[0] is not object", "builds[1].id is not integer",
+        "builds[1].manual is not boolean", "builds[1].environment.action is missing",
+        "builds[1].environment.deployment_tier is missing"]
+
+
+def test_gitlab_never_sends_a_created_pipeline_hook_unless_forged(gitlab_sandbox,
+                                                                  gitlab_project, receiver):
+    made = gitlab_sandbox.add_deployment(gitlab_project)
+
+    with pytest.raises(ValueError, match="never sends a Pipeline Hook with "
+                                         "object_attributes.status 'created'"):
+        gitlab_sandbox.deliver_pipeline(receiver.url, made.pipeline_id, "created",
+                                        token="s3cret")
+    forged = gitlab_sandbox.deliver_pipeline(receiver.url, made.pipeline_id, "created",
+                                             token="s3cret", forge=True)
+    manual = gitlab_sandbox.deliver_pipeline(receiver.url, made.pipeline_id, token="s3cret")
+
+    assert [(r.headers["X-Gitlab-Event"], json.loads(r.raw)["object_attributes"]["status"])
+            for r in receiver.received] == [("Pipeline Hook", "created"),
+                                            ("Pipeline Hook", "manual")]
+    assert (forged.status_code, manual.idempotency_key != forged.idempotency_key) == (200, True)
+
+
+# Gitlab::Ci::Status::Composite, for jobs not allowed to fail
+PIPELINE_STATUSES = [
+    ("all passed", ["success", "success"], "success"),
+    ("passed and skipped", ["success", "skipped"], "success"),
+    ("all skipped", ["skipped"], "skipped"),
+    ("all created", ["created"], "created"),
+    ("canceled among passed", ["success", "canceled"], "canceled"),
+    ("pending and created", ["pending", "created"], "pending"),
+    ("a job runs while another waits for approval", ["running", "manual"], "running"),
+    ("a deploy job waits for approval", ["success", "manual"], "manual"),
+    ("a failed job and one waiting for approval", ["failed", "manual"], "manual"),
+    ("passed, a later stage created", ["success", "created"], "running"),
+    ("one failed", ["success", "failed"], "failed"),
+]
+
+
+@pytest.mark.parametrize("jobs, status", [p[1:] for p in PIPELINE_STATUSES],
+                         ids=[p[0] for p in PIPELINE_STATUSES])
+def test_pipeline_status_is_gitlabs_composite(jobs, status):
+    assert pipeline_status(jobs) == status
 
 
 # GET /projects/:id/deployments

@@ -1,7 +1,9 @@
 """POST /webhooks/gitlab over real Redis: token, parse, route, dedupe, enqueue, and refusals."""
+# Pipeline Hooks (a pipeline waiting as manual: its deploy jobs wait for approval) at the end.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import logging
@@ -19,6 +21,7 @@ from tests.redis_cut import RedisCut
 from webhooks import enqueue
 from webhooks.app import create_app
 from webhooks.gitlab import bp
+from worker.gitlab_client import GitLabClient
 
 SECRET = "gitlab-hook-secret-4321"
 URL = "/webhooks/gitlab"
@@ -28,6 +31,9 @@ RUN = "gitlab:7:job:5001"  # the job of DEPLOYMENT: Job and Deployment Hooks sha
 SITE = SandboxGitLab()  # not served: it only builds hook bodies in GitLab's documented shape
 PROJECT = SITE.add_project("acme/shop", project_id=7)
 DEPLOYMENT = SITE.add_deployment(PROJECT, ref="release/1.2", commit_title="CHG-7 rotate certs")
+# One pipeline deploying to two environments: both jobs wait for approval.
+REGIONS = SITE.add_pipeline(PROJECT, ["production-eu", "production-us"], ref="release/1.2",
+                            commit_title="CHG-7 rotate certs")
 
 
 def hook(status="blocked", **changes):
@@ -42,6 +48,14 @@ def job_hook(status="manual", **changes):
     return {**SITE.job_hook_body(DEPLOYMENT.id, status),
             "build_created_at": "2026-12-01 09:05:00 UTC",
             "build_created_at_iso": "2026-12-01T09:05:00Z", **changes}
+
+
+def pipeline_hook(status="manual", **changes):
+    """Return a Pipeline Hook body for DEPLOYMENT's pipeline in ``status``, with changes."""
+    body = SITE.pipeline_hook_body(DEPLOYMENT.pipeline_id, status)
+    for build in body["builds"]:
+        build["created_at"] = "2026-12-01 09:05:00 UTC"
+    return {**body, **changes}
 
 
 def post(client, body, *, token=SECRET, event="Deployment Hook", key=KEY, raw=None):
@@ -154,14 +168,14 @@ def test_an_ended_deployment_enqueues_its_finish(client, queue, namespace, statu
 
 
 IGNORED = [
-    ("running", hook("running"), "Deployment Hook", "deployment started"),
-    ("created", hook("created"), "Deployment Hook", "deployment started"),
+    ("created", hook("created"), "Deployment Hook",
+     "deployment status 'created' is not one the gate acts on"),
     ("skipped", hook("skipped"), "Deployment Hook",
      "deployment status 'skipped' is not one the gate acts on"),
-    ("a pipeline hook", {"object_kind": "pipeline"}, "Pipeline Hook",
-     "Pipeline Hook event: only Deployment Hooks and Job Hooks concern the gate"),
+    ("a push hook", {"object_kind": "push"}, "Push Hook",
+     "Push Hook event: only Pipeline Hooks, Deployment Hooks and Job Hooks concern the gate"),
     ("no event header", hook(), None,
-     "no event: only Deployment Hooks and Job Hooks concern the gate"),
+     "no event: only Pipeline Hooks, Deployment Hooks and Job Hooks concern the gate"),
 ]
 
 
@@ -173,6 +187,31 @@ def test_what_the_gate_does_not_act_on_is_ignored(client, queue, body, event, re
     assert (response.status_code, response.json) == (200, {"status": "ignored",
                                                            "reason": reason})
     assert jobs(queue) == []
+
+
+UNGATED = [
+    ("a job's deployment", {}, RUN,
+     (("deployment_id", "1001"), ("job_id", "5001"), ("project_id", "7"))),
+    ("a deployment made through the API", {"deployable_id": None, "deployable_url": None},
+     "gitlab:7:deployment:1001", (("deployment_id", "1001"), ("project_id", "7"))),
+]
+
+
+@pytest.mark.parametrize("changes, run, reply", [u[1:] for u in UNGATED],
+                         ids=[u[0] for u in UNGATED])
+def test_a_started_deployment_is_checked_for_the_gates_leave(client, queue, namespace, changes,
+                                                             run, reply):
+    response = post(client, hook("running", **changes))
+
+    job_id = gate_job_id(namespace, f"ungated:{run}", f"gitlab-{KEY}")
+    assert (response.status_code, response.json) == (
+        202, {"status": "enqueued", "job_ids": [job_id]})
+    assert job_id != gate_job_id(namespace, run, f"gitlab-{KEY}")  # not its judgement's id
+    started = DeployRequest(**{**REQUEST.__dict__, "deployment_id": run, "run_id": run,
+                               "reply": reply,
+                               "run_url": REQUEST.run_url if not changes else ""})
+    assert jobs(queue) == [(job_id, JobName.FLAG_UNGATED.value,
+                            {"request": started.to_json()})]
 
 
 def test_without_a_secret_the_endpoint_is_not_there(redis_url, namespace, queue):
@@ -437,3 +476,173 @@ def test_a_sandbox_job_hook_over_http_then_its_deployment_ends(gitlab_sandbox, g
             by_func[JobName.JUDGE_DEPLOYMENT.value]["request"]["reply"],
             by_func[JobName.FINISH_DEPLOYMENT.value]["finish"]["run_id"]) == (
         run, {"job_id": str(made.job_id), "project_id": "7"}, run)
+
+
+# Pipeline Hooks: GitLab's only hook when a deploy job waits for approval (its pipeline turns
+# manual once nothing else in it runs; see sandbox/gitlab_contract.py)
+
+PIPELINE_REQUEST = dataclasses.replace(JOB_REQUEST, requested_at="2026-12-01T09:05:00+00:00")
+
+
+def deploy_job(body=None, **changes):
+    """Return a Pipeline Hook body whose deploy job (DEPLOYMENT's) has ``changes``."""
+    body = body or pipeline_hook()
+    body["builds"][1] = {**body["builds"][1], **changes}
+    return body
+
+
+def attributes(**changes):
+    """Return a manual Pipeline Hook body with object_attributes changed."""
+    body = pipeline_hook()
+    body["object_attributes"] = {**body["object_attributes"], **changes}
+    return body
+
+
+def test_a_pipeline_waiting_as_manual_enqueues_its_deploy_jobs_judgement(client, queue,
+                                                                        namespace):
+    response = post(client, pipeline_hook(), event="Pipeline Hook")
+
+    # The same question, under the same id, as a Job Hook of that job would ask.
+    job_id = gate_job_id(namespace, JOB_REQUEST.deployment_id, f"gitlab-{KEY}")
+    assert (response.status_code, response.json) == (
+        202, {"status": "enqueued", "job_ids": [job_id]})
+    assert jobs(queue) == [(job_id, JobName.JUDGE_DEPLOYMENT.value,
+                            {"request": PIPELINE_REQUEST.to_json()})]
+
+
+def test_a_pipeline_deploying_to_several_environments_asks_once_for_each(client, queue,
+                                                                         namespace):
+    body = SITE.pipeline_hook_body(REGIONS[0].pipeline_id)
+
+    response = post(client, body, event="Pipeline Hook")
+
+    asked = [(f"gitlab:7:job:{d.job_id}", d.environment) for d in REGIONS]
+    job_ids = [gate_job_id(namespace, run, f"gitlab-{KEY}") for run, _ in asked]
+    assert (response.status_code, response.json) == (
+        202, {"status": "enqueued", "job_ids": job_ids})
+    queued = {job_id: DeployRequest.from_json(kwargs["request"])
+              for job_id, _, kwargs in jobs(queue)}
+    assert [(queued[j].deployment_id, queued[j].environment, queued[j].reply_value("job_id"))
+            for j in job_ids] == [(run, env, run.rsplit(":", 1)[1]) for run, env in asked]
+
+
+PIPELINE_FIELDS = [
+    ("a merge request's title comes first",
+     pipeline_hook(merge_request={"id": 1, "iid": 4, "title": "CHG-8 renew certs"}),
+     {"texts": ("CHG-8 renew certs", "CHG-7 rotate certs", "release/1.2")}),
+    ("no commit message: its title",
+     pipeline_hook(commit={"title": "CHG-7 title", "id": DEPLOYMENT.sha}),
+     {"texts": ("CHG-7 title", "release/1.2")}),
+    ("no sha in the pipeline: the commit's",
+     attributes(sha=None) | {"commit": {"id": "e" * 40, "message": "CHG-7 rotate certs\n"}},
+     {"sha": "e" * 40}),
+    ("no commit, no ref", attributes(ref=None) | {"commit": None},
+     {"texts": (), "ref": ""}),
+    ("the job's user missing: the pipeline's",
+     deploy_job(pipeline_hook(user={"id": 9, "name": "Sam", "username": "sam",
+                                    "email": "sam@example.com"}), user=None),
+     {"triggered_by": "sam", "triggered_by_email": "sam@example.com"}),
+    ("redacted email, name only", deploy_job(user={"id": 2, "name": "Dana D",
+                                                   "email": "[REDACTED]"}),
+     {"triggered_by": "Dana D", "triggered_by_email": None}),
+    ("no project URL", pipeline_hook(project={"id": 7}), {"run_url": ""}),
+    ("started: its start is when it asked",
+     deploy_job(started_at="2026-12-01 09:06:00 UTC"),
+     {"requested_at": "2026-12-01T09:06:00+00:00"}),
+    ("no time at all", deploy_job(created_at=None), {"requested_at": ""}),
+    ("action absent counts as start",
+     deploy_job(environment={"name": "production", "deployment_tier": "production"}), {}),
+]
+
+
+@pytest.mark.parametrize("body, expected", [r[1:] for r in PIPELINE_FIELDS],
+                         ids=[r[0] for r in PIPELINE_FIELDS])
+def test_pipeline_request_fields_from_what_the_hook_holds(client, queue, body, expected):
+    assert post(client, body, event="Pipeline Hook").status_code == 202
+
+    [(_, _, kwargs)] = jobs(queue)
+    assert DeployRequest.from_json(kwargs["request"]) == dataclasses.replace(
+        PIPELINE_REQUEST, **expected)
+
+
+NOT_WAITING = "pipeline waits as manual, but none of its manual jobs deploys to an environment"
+PIPELINES_IGNORED = [
+    *[(status, pipeline_hook(status),
+       f"pipeline status {status!r}: only a pipeline waiting as manual may hold a deployment "
+       "waiting for approval") for status in ("running", "success", "failed", "canceled")],
+    ("manual, its job has no environment", deploy_job(environment=None), NOT_WAITING),
+    ("manual, an environment without a name",
+     deploy_job(environment={"name": "", "action": "start"}), NOT_WAITING),
+    ("manual, stopping an environment",
+     deploy_job(environment={"name": "production", "action": "stop"}), NOT_WAITING),
+    ("manual, preparing an environment",
+     deploy_job(environment={"name": "production", "action": "prepare"}), NOT_WAITING),
+    ("manual, the deploy job already ran", deploy_job(status="success"), NOT_WAITING),
+    ("manual, a job id as text", deploy_job(id="5001"), NOT_WAITING),
+    ("manual, a job that is no object", pipeline_hook(builds=["deploy"]), NOT_WAITING),
+    ("manual, no jobs", pipeline_hook(builds=None), NOT_WAITING),
+]
+
+
+@pytest.mark.parametrize("body, reason", [i[1:] for i in PIPELINES_IGNORED],
+                         ids=[i[0] for i in PIPELINES_IGNORED])
+def test_a_pipeline_not_waiting_to_deploy_is_ignored(client, queue, body, reason):
+    response = post(client, body, event="Pipeline Hook")
+
+    assert (response.status_code, response.json) == (200, {"status": "ignored",
+                                                           "reason": reason})
+    assert jobs(queue) == []
+
+
+PIPELINES_MALFORMED = [
+    ("a deployment body", json.dumps(hook()).encode(),
+     "not a pipeline event: object_kind is not 'pipeline'"),
+    ("nothing of a pipeline", json.dumps({"object_kind": "pipeline"}).encode(),
+     "pipeline event lacks object_attributes.status, object_attributes.id, project.id"),
+    ("ids as text", json.dumps(attributes(id="4001") | {"project": {"id": "7"}}).encode(),
+     "pipeline event lacks object_attributes.id, project.id"),
+]
+
+
+@pytest.mark.parametrize("raw, error", [m[1:] for m in PIPELINES_MALFORMED],
+                         ids=[m[0] for m in PIPELINES_MALFORMED])
+def test_a_malformed_pipeline_hook_is_400(client, queue, raw, error):
+    response = post(client, None, raw=raw, event="Pipeline Hook")
+
+    assert (response.status_code, response.json) == (400, {"error": error})
+    assert jobs(queue) == []
+
+
+def test_gitlabs_own_hooks_over_http_judge_flag_and_finish_one_run(gitlab_sandbox,
+                                                                   gitlab_project, redis_url,
+                                                                   namespace, queue):
+    # No forged hook: what the sandbox GitLab sends by itself, as GitLab does, when a deploy
+    # job waits for approval, is approved (by the gate's account) and ends.
+    serving = ServingThread(app_for(redis_url, namespace), name="changeguard-web")
+    try:
+        gitlab_sandbox.add_hook(f"{serving.url}{URL}", SECRET)
+        made = gitlab_sandbox.add_deployment(gitlab_project, commit_title="CHG-7 rotate")
+        gitlab_sandbox.wait_for_deliveries(1)
+        GitLabClient(gitlab_sandbox.url, gitlab_sandbox.bot.token).decide_deployment(
+            7, made.id, "approved", "CHG-7 is approved")
+        gitlab_sandbox.wait_for_deliveries(3)
+        gitlab_sandbox.move_deployment(made.id, "success")
+        sent = gitlab_sandbox.wait_for_deliveries(5)
+    finally:
+        serving.stop()
+
+    def answered(delivery):
+        body = delivery.json
+        status = body.get("status") or body["object_attributes"]["status"]
+        return delivery.headers["X-Gitlab-Event"], status, delivery.status_code
+
+    assert sorted(answered(d) for d in sent) == [
+        ("Deployment Hook", "running", 202), ("Deployment Hook", "success", 202),
+        ("Pipeline Hook", "manual", 202), ("Pipeline Hook", "running", 200),
+        ("Pipeline Hook", "success", 200)]
+    run = f"gitlab:7:job:{made.job_id}"
+    queued = sorted((func, (kwargs.get("request") or kwargs.get("finish"))["run_id"])
+                    for _, func, kwargs in jobs(queue))
+    assert queued == sorted([(JobName.JUDGE_DEPLOYMENT.value, run),
+                             (JobName.FLAG_UNGATED.value, run),
+                             (JobName.FINISH_DEPLOYMENT.value, run)])
