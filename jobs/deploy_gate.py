@@ -23,6 +23,7 @@ from rules.deployment import (FINISHED_STATES, PROPERTY_KEY as DEPLOYMENTS_KEY, 
 from rules.issue_record import PROPERTY_KEY as RECORD_KEY, parse_record
 from rules.job_names import JobName
 from rules.policy import FieldRole, StatusRole
+from rules.standard_template import declared_template, names_no_change
 from rules.status_move import replay_approvals
 from rules.ungated_deploy import plan_for_ungated
 from worker import runtime as runtime_module
@@ -35,6 +36,7 @@ from .approver_groups import groups_of
 from .enqueue import enqueue_once
 from .issue_session import MARKER_TTL_SECONDS, find_transition, issue_session
 from .periodic import cab_calendar
+from .standard_template import change_for_template
 from .waiting_deployments import forget_waiting, remember_waiting, waiting_for
 
 logger = logging.getLogger(__name__)
@@ -70,12 +72,17 @@ def judge_deployment(request: dict[str, Any], *, runtime: Runtime | None = None)
             (*req.reply, ("deployment_id", str(deployment))))))
     req = _with_run_texts(rt, req)
     resolution = resolve_change(req.explicit_key, req.texts, rt.policy.scope_project_keys)
-    if resolution.key is None:
-        decision = resolution.denial()
-        _log(req, decision)
-        _answer(rt, req, decision)
-        return _summary(decision)
-    return _judge_for_change(rt, resolution.key, req)
+    if resolution.key is not None:
+        return _judge_for_change(rt, resolution.key, req)
+    decision = resolution.denial()
+    if declared_template(req) and names_no_change(resolution, rt.policy.scope_project_keys):
+        made = change_for_template(rt, req)  # the change made from it, or why none may be
+        if isinstance(made, str):
+            return _judge_for_change(rt, made, req)
+        decision = made
+    _log(req, decision)
+    _answer(rt, req, decision)
+    return _summary(decision)
 
 
 def release_waiting(issue_key: str, *, runtime: Runtime | None = None) -> dict[str, Any]:

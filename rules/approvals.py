@@ -7,10 +7,11 @@ import enum
 import hashlib
 import json
 from collections.abc import Mapping
+from datetime import timedelta
 from typing import Any
 
 from .change_request import ChangeRequest
-from .policy import Category, FieldRole, GroupRole
+from .policy import Category, FieldRole, GroupRole, Policy
 
 
 class ApprovalRole(str, enum.Enum):
@@ -131,9 +132,37 @@ def standing_approvals(state: ApprovalState, change: ChangeRequest) -> tuple[App
     return state.approvals if state.revision == revision_of(change) else ()
 
 
-def required_roles(category: Category) -> tuple[frozenset[ApprovalRole], ...]:
-    """Return the approvals a category needs: one role from each set, each by another person."""
+def is_pre_approved(change: ChangeRequest, policy: Policy) -> bool:
+    """Tell whether the change is a Standard change that follows a template the policy marks
+    ``pre_approved``: its Change Type, at most its Risk Level and at most its window.
+
+    Such a change needs no approval: the policy approved the template once for all of them.
+    """
+    if policy.category_of(change.option(FieldRole.CATEGORY)) is not Category.STANDARD:
+        return False
+    spec = policy.template_spec(change.option(FieldRole.STANDARD_TEMPLATE))
+    if (spec is None or not spec.pre_approved
+            or change.option(FieldRole.CHANGE_TYPE) != spec.change_type):
+        return False
+    risk, levels = change.option(FieldRole.RISK_LEVEL), policy.risk_levels
+    # A change that states no risk level cannot show it stays within the template's.
+    if spec.risk_level is not None and (
+            risk not in levels or levels.index(risk) > levels.index(spec.risk_level)):
+        return False
+    start = change.datetime_of(FieldRole.PLANNED_START)
+    end = change.datetime_of(FieldRole.PLANNED_END)
+    return start is None or end is None or end - start <= timedelta(hours=spec.window_hours)
+
+
+def required_roles(category: Category, *, pre_approved: bool = False
+                   ) -> tuple[frozenset[ApprovalRole], ...]:
+    """Return the approvals a category needs: one role from each set, each by another person.
+
+    A Standard change from a pre-approved template (``is_pre_approved``) needs none.
+    """
     if category is Category.STANDARD:
+        if pre_approved:
+            return ()
         return (frozenset({ApprovalRole.TEAM_LEAD, ApprovalRole.HEAD_OF_ENGINEERING}),)
     if category is Category.NORMAL:
         return (frozenset({ApprovalRole.CAB, ApprovalRole.HEAD_OF_ENGINEERING}),)
@@ -157,10 +186,13 @@ def roles_of(account_id: str, groups: frozenset[GroupRole], change: ChangeReques
     return tuple(roles)
 
 
-def missing_roles(category: Category, approvals: tuple[Approval, ...]) -> tuple[frozenset[ApprovalRole], ...]:
-    """Return the role sets of ``category`` that no approval fills yet."""
+def missing_roles(category: Category, approvals: tuple[Approval, ...], *,
+                  pre_approved: bool = False) -> tuple[frozenset[ApprovalRole], ...]:
+    """Return the role sets of ``category`` that no approval fills yet (``pre_approved``: a
+    Standard change from a pre-approved template, which needs none)."""
     filled = {approval.role for approval in approvals}
-    return tuple(need for need in required_roles(category) if not need & filled)
+    return tuple(need for need in required_roles(category, pre_approved=pre_approved)
+                 if not need & filled)
 
 
 # Roles that only the one person named on the change can fill: an approval that could fill
@@ -231,12 +263,18 @@ class ApprovalOutcome:
 
 def judge_approval(
     change: ChangeRequest, category: Category, actor: str, groups: frozenset[GroupRole],
-    recorded: ApprovalState, *, at: str,
+    recorded: ApprovalState, *, at: str, pre_approved: bool = False,
 ) -> ApprovalOutcome:
-    """Judge a move to Approved by ``actor`` as an approval of the change as it stands now."""
+    """Judge a move to Approved by ``actor`` as an approval of the change as it stands now.
+
+    ``pre_approved`` (a Standard change from a pre-approved template): anyone may move it to
+    Approved, its reporter too, since the policy approved the template itself.
+    """
     standing = standing_approvals(recorded, change)
     revision = revision_of(change)
     kept = ApprovalState(revision, material_values(change), standing)
+    if pre_approved and category is Category.STANDARD:
+        return ApprovalOutcome(ApprovalVerdict.COMPLETE, kept)
     if actor == change.reporter_account_id:
         return ApprovalOutcome(ApprovalVerdict.SELF_APPROVAL, kept, missing_roles(category, standing))
     roles = roles_of(actor, groups, change, category)

@@ -8,7 +8,8 @@ import re
 from datetime import datetime, timedelta
 
 from .adf import adf_to_text, paragraph
-from .approvals import ApprovalRole, ApprovalState, missing_roles, standing_approvals
+from .approvals import (ApprovalRole, ApprovalState, is_pre_approved, missing_roles,
+                        standing_approvals)
 from .awaiting_approval_gate import check_ready_for_approval
 from .cab_schedule import CabCalendar, Meeting, when
 from .change_request import ChangeRequest
@@ -68,6 +69,9 @@ BEFORE_WINDOW = ("{key} is approved, and its change window opens {start}: the de
                  "until then.")
 ALLOWED = ("{key} is {status} with its approvals standing and its change window open until "
            "{end}: deploying to {environment} is allowed.")
+ALLOWED_PRE_APPROVED = ("{key} is {status}, a Standard change from the pre-approved template "
+                        "“{catalog_template}”, with its change window open until {end}: deploying to "
+                        "{environment} is allowed.")
 ALLOWED_EMERGENCY = ("{key} is an {emergency} change, {status} with its approvals standing: "
                      "deploying to {environment} is allowed.")
 
@@ -192,7 +196,9 @@ def decide_deploy(change: ChangeRequest, approvals: ApprovalState, *, environmen
                          start_field=policy.field_name(FieldRole.PLANNED_START),
                          end_field=policy.field_name(FieldRole.PLANNED_END))
     # Approvals stand exactly as for the move to Implementing (rules/status_move.py).
-    missing = missing_roles(category, standing_approvals(approvals, change))
+    pre_approved = is_pre_approved(change, policy)
+    missing = missing_roles(category, standing_approvals(approvals, change),
+                            pre_approved=pre_approved)
     if role is StatusRole.AWAITING_APPROVAL:
         return _await_approval(key, category, missing, policy, calendar, next_cab)
     if missing:
@@ -202,8 +208,10 @@ def decide_deploy(change: ChangeRequest, approvals: ApprovalState, *, environmen
         return _decision(GateVerdict.WAIT, BEFORE_WINDOW, key, start=_at(window[0], calendar),
                          retry_after_seconds=_seconds_until(window[0], now), until=window[0])
     if window is not None:
-        return _decision(GateVerdict.ALLOW, ALLOWED, key, status=names[role],
-                         end=_at(window[1], calendar), environment=environment)
+        return _decision(GateVerdict.ALLOW, ALLOWED_PRE_APPROVED if pre_approved else ALLOWED,
+                         key, status=names[role], end=_at(window[1], calendar),
+                         environment=environment,
+                         catalog_template=change.option(FieldRole.STANDARD_TEMPLATE))
     return _decision(GateVerdict.ALLOW, ALLOWED_EMERGENCY, key, status=names[role],
                      environment=environment, emergency=policy.category_values[category])
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .approvals import ROLE_DESCRIPTIONS, missing_roles, standing_approvals
+from .approvals import ROLE_DESCRIPTIONS, is_pre_approved, missing_roles, standing_approvals
 from .awaiting_approval_gate import check_ready_for_approval
 from .change_request import ChangeRequest
 from .issue_record import IssueRecord
@@ -36,7 +36,7 @@ def explain(change: ChangeRequest, record: IssueRecord, policy: Policy, site: Si
     if category is None:
         lines.append(f"  into {names[StatusRole.APPROVED]}: needs a known category first")
     else:
-        needed = missing_roles(category, standing)
+        needed = missing_roles(category, standing, pre_approved=is_pre_approved(change, policy))
         given = ", ".join(f"{a.account_id} as {ROLE_DESCRIPTIONS[a.role]} ({a.at})"
                           for a in standing) or "none"
         lines.append(f"  into {names[StatusRole.APPROVED]}: approvals standing: {given}")

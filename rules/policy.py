@@ -14,6 +14,10 @@ from typing import Any
 PROJECT_KEY = re.compile(r"[A-Z][A-Z0-9_]+")
 # Without a [deploy] table: deploys to "production" wait for an approved change.
 DEFAULT_DEPLOY: Mapping[str, Any] = {"environments": ["production"]}
+# A change made from a Standard template is planned for this long unless the template says.
+DEFAULT_WINDOW_HOURS = 2
+TEMPLATE_TEXTS = ("description", "deployment_plan", "rollback_plan", "risk_assessment")
+TEMPLATE_KEYS = ("change_type", *TEMPLATE_TEXTS, "risk_level", "window_hours", "pre_approved")
 
 
 class PolicyError(ValueError):
@@ -93,6 +97,24 @@ class DeployPolicy:
 
 
 @dataclasses.dataclass(frozen=True)
+class StandardTemplate:
+    """A Standard template's content: what a change made from it says, and if it is pre-approved.
+
+    ``pre_approved``: a change that follows the template needs no team lead's approval.
+    """
+
+    name: str
+    change_type: str
+    description: str
+    deployment_plan: str
+    rollback_plan: str
+    risk_assessment: str
+    risk_level: str | None = None
+    window_hours: int = DEFAULT_WINDOW_HOURS
+    pre_approved: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
 class Policy:
     """The whole change policy, as names people see in Jira."""
 
@@ -108,6 +130,8 @@ class Policy:
     risk_levels: tuple[str, ...]
     outcomes: tuple[str, ...]
     standard_templates: tuple[str, ...]
+    # The templates whose content the policy gives ([standard_templates.templates."<name>"]).
+    template_specs: Mapping[str, StandardTemplate]
     min_text_length: int
     long_text_fields: frozenset[FieldRole]
     placeholders: frozenset[str]
@@ -128,6 +152,10 @@ class Policy:
     def scoped_jql(self, condition: str, order_by: str = "") -> str:
         """Return JQL for ``condition`` among the changes in scope (the scope in parentheses)."""
         return f"({self.scope_jql}) AND {condition}" + (f" ORDER BY {order_by}" if order_by else "")
+
+    def template_spec(self, name: str | None) -> StandardTemplate | None:
+        """Return the content the policy gives the catalog template ``name``, if any."""
+        return self.template_specs.get(name) if name is not None else None
 
     def category_of(self, value: str | None) -> Category | None:
         """Return the category whose option value is ``value``, if any."""
@@ -194,6 +222,12 @@ def parse_policy(text: str, source: str = "<policy>") -> Policy:
             raise reader.fail("scope.project_keys", f"{key!r} is not a Jira project key "
                               "(a capital letter, then capitals, digits or _)")
 
+    standard = reader.table("standard_templates")
+    catalog = reader.strings(standard, "standard_templates", "catalog")
+    risk_levels = reader.strings(reader.table("risk_levels"), "risk_levels", "values")
+    specs = _template_specs(reader, standard, catalog, type_values, frozenset(emergency_only),
+                            risk_levels)
+
     rrule = reader.string(cab, "cab", "meeting_rrule")
     if "FREQ=" not in rrule.upper():
         raise PolicyError(f"{source}: cab.meeting_rrule: {rrule!r} is not an RFC 5545 RRULE (no FREQ=)")
@@ -208,11 +242,10 @@ def parse_policy(text: str, source: str = "<policy>") -> Policy:
         category_values=category_values,
         change_types=type_values,
         emergency_only_change_types=frozenset(emergency_only),
-        risk_levels=reader.strings(reader.table("risk_levels"), "risk_levels", "values"),
+        risk_levels=risk_levels,
         outcomes=reader.strings(reader.table("outcomes"), "outcomes", "values"),
-        standard_templates=reader.strings(
-            reader.table("standard_templates"), "standard_templates", "catalog"
-        ),
+        standard_templates=catalog,
+        template_specs=specs,
         min_text_length=min_length,
         long_text_fields=frozenset(long_text),
         placeholders=frozenset(
@@ -235,6 +268,48 @@ def parse_policy(text: str, source: str = "<policy>") -> Policy:
         violation_label=reader.string(labels, "labels", "violation"),
         retro_overdue_label=reader.string(labels, "labels", "retro_overdue"),
     )
+
+
+def _template_specs(reader: _Reader, standard: Mapping[str, Any], catalog: tuple[str, ...],
+                    change_types: tuple[str, ...], emergency_only: frozenset[str],
+                    risk_levels: tuple[str, ...]) -> dict[str, StandardTemplate]:
+    """Read the optional [standard_templates.templates."<name>"] tables, one per template."""
+    tables = standard.get("templates", {})
+    if not isinstance(tables, dict):
+        raise reader.fail("standard_templates.templates",
+                          'expected tables, one per template: [standard_templates.templates."'
+                          f'{catalog[0]}"]')
+    specs = {}
+    for name, table in tables.items():
+        prefix = f'standard_templates.templates."{name}"'
+        if name not in catalog:
+            raise reader.fail(prefix, f"{name!r} is not in standard_templates.catalog "
+                              f"({', '.join(catalog)})")
+        if not isinstance(table, dict):
+            raise reader.fail(prefix, "expected a table")
+        unknown = sorted(set(table) - set(TEMPLATE_KEYS))
+        if unknown:
+            raise reader.fail(f"{prefix}.{unknown[0]}",
+                              f"unknown key (expected: {', '.join(TEMPLATE_KEYS)})")
+        change_type = reader.string(table, prefix, "change_type")
+        if change_type not in change_types or change_type in emergency_only:
+            raise reader.fail(f"{prefix}.change_type", f"{change_type!r} is not a change type a "
+                              "Standard change may have (change_types.values, less "
+                              "change_types.emergency_only)")
+        risk_level = table.get("risk_level")
+        if risk_level is not None and risk_level not in risk_levels:
+            raise reader.fail(f"{prefix}.risk_level",
+                              f"{risk_level!r} is not one of risk_levels.values")
+        pre_approved = table.get("pre_approved", False)
+        if not isinstance(pre_approved, bool):
+            raise reader.fail(f"{prefix}.pre_approved",
+                              f"expected true or false, got {pre_approved!r}")
+        window = (reader.integer(table, prefix, "window_hours", minimum=1)
+                  if "window_hours" in table else DEFAULT_WINDOW_HOURS)
+        texts = {key: reader.string(table, prefix, key) for key in TEMPLATE_TEXTS}
+        specs[name] = StandardTemplate(name=name, change_type=change_type, risk_level=risk_level,
+                                       window_hours=window, pre_approved=pre_approved, **texts)
+    return specs
 
 
 class _Reader:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import dataclasses
 import enum
 
-from .approvals import (ApprovalOutcome, ApprovalState, ApprovalVerdict, judge_approval,
-                        missing_roles, standing_approvals)
+from .approvals import (ApprovalOutcome, ApprovalState, ApprovalVerdict, is_pre_approved,
+                        judge_approval, missing_roles, standing_approvals)
 from .change_history import HistoryEntry, edits_after, last_editor, latest_status_move
 from .material_edit import FieldChange
 from .awaiting_approval_gate import Finding, check_ready_for_approval
@@ -75,7 +75,7 @@ def _judge_late_approval(move, change, policy, site, approvals, groups, at, hist
         if edits or category is None or check_ready_for_approval(change, policy):
             return MoveDecision(Verdict.IGNORE, Reason.SUPERSEDED)
         outcome = judge_approval(change, category, move.actor_account_id or "", groups,
-                                 approvals, at=at)
+                                 approvals, at=at, pre_approved=is_pre_approved(change, policy))
         if outcome.verdict in (ApprovalVerdict.COMPLETE, ApprovalVerdict.RECORDED):
             return MoveDecision(Verdict.RECORD, Reason.APPROVAL_RECORDED, approval=outcome)
         return MoveDecision(Verdict.IGNORE, Reason.SUPERSEDED)
@@ -83,7 +83,7 @@ def _judge_late_approval(move, change, policy, site, approvals, groups, at, hist
     if edits and category is not None:
         # Approved, then edited before we saw the approval: it approved content since changed.
         outcome = judge_approval(change, category, move.actor_account_id or "", groups,
-                                 approvals, at=at)
+                                 approvals, at=at, pre_approved=is_pre_approved(change, policy))
         if outcome.verdict in (ApprovalVerdict.COMPLETE, ApprovalVerdict.RECORDED):
             return MoveDecision(Verdict.REVERT, Reason.APPROVAL_WITHDRAWN,
                                 revert_to_status_id=site.status_ids[StatusRole.AWAITING_APPROVAL],
@@ -105,7 +105,7 @@ def replay_approvals(
         if category is None or edits_after(history, entry.id):
             continue
         outcome = judge_approval(change, category, entry.actor or "", groups, approvals,
-                                 at=entry.at)
+                                 at=entry.at, pre_approved=is_pre_approved(change, policy))
         if outcome.verdict in (ApprovalVerdict.COMPLETE, ApprovalVerdict.RECORDED):
             approvals = outcome.state
     return approvals
@@ -174,14 +174,15 @@ def judge_move(
     if to_role is StatusRole.APPROVED and from_role is StatusRole.AWAITING_APPROVAL:
         assert category is not None  # the gate above requires a known category
         outcome = judge_approval(change, category, move.actor_account_id or "", actor_groups,
-                                 approvals, at=at)
+                                 approvals, at=at, pre_approved=is_pre_approved(change, policy))
         if outcome.verdict is ApprovalVerdict.COMPLETE:
             return MoveDecision(Verdict.ALLOW, Reason.APPROVED, approval=outcome)
         if outcome.verdict is ApprovalVerdict.RECORDED:
             return revert(Reason.APPROVAL_RECORDED, approval=outcome)
         return revert(Reason.APPROVAL_REFUSED, approval=outcome)
     if to_role in (StatusRole.IMPLEMENTING, StatusRole.APPROVED):
-        if category is None or missing_roles(category, standing_approvals(approvals, change)):
+        if category is None or missing_roles(category, standing_approvals(approvals, change),
+                                             pre_approved=is_pre_approved(change, policy)):
             return revert(Reason.APPROVAL_NOT_STANDING)
     if to_role is StatusRole.CLOSED:
         findings = check_review(change, policy)

@@ -14,6 +14,7 @@ from githubkit import webhooks as github_webhooks
 
 from rules.deployment import DeployFinish, DeployRequest, DeployResult, Vendor
 from rules.job_names import JobName, finish_job_id, gate_job_id
+from rules.standard_template import template_in
 from worker.metrics import count
 
 from . import enqueue
@@ -71,9 +72,12 @@ def deploy_request(payload: dict[str, Any]) -> DeployRequest:
     owner, repo, run_id = found["owner"], found["repo"], found["run_id"]
     environment = payload["environment"]
     ref = _text(deployment.get("ref")) or _text(payload.get("ref"))
-    pulls = payload.get("pull_requests")
-    titles = [_text(p.get("title")) for p in (pulls if isinstance(pulls, list) else ())
-              if isinstance(p, dict)]
+    listed = payload.get("pull_requests")
+    pulls = [p for p in (listed if isinstance(listed, list) else ()) if isinstance(p, dict)]
+    titles = [_text(p.get("title")) for p in pulls]
+    # A pull request may declare the Standard template its deployment follows (changeguard
+    # makes the change request from it when the deployment names none).
+    template = next(filter(None, (template_in(_text(p.get("body"))) for p in pulls)), None)
     return DeployRequest(
         vendor=Vendor.GITHUB,
         deployment_id=f"github:{owner}/{repo}:run:{run_id}:{environment}",
@@ -86,6 +90,7 @@ def deploy_request(payload: dict[str, Any]) -> DeployRequest:
         triggered_by=_text(_object(payload, "sender").get("login")),
         reply=(("installation_id", str(installation["id"])), ("owner", owner), ("repo", repo),
                ("run_id", run_id)),
+        template=template,
         requested_at=_text(deployment.get("created_at")),
     )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import uuid
 from datetime import datetime, timedelta, timezone
@@ -276,3 +277,33 @@ def test_a_deployment_to_an_environment_the_policy_does_not_gate_is_not_flagged(
     assert flag_ungated(gitlab_started(key, environment="staging"), runtime=runtime) == {
         "action": "not gated"}
     assert slack.messages == [] and jira.comments(key) == []
+
+
+TEMPLATES = [
+    ("pre-approved template", None, "Dependency patch bump", "allow",
+     " is Approved, a Standard change from the pre-approved template “Dependency patch bump”, "
+     "with its change window open until ", 1),
+    ("template needing a team lead", None, "Copy update", "wait",
+     " is not approved yet: waiting for a team lead or the Head of Engineering to approve it", 1),
+    ("template not in the catalog", None, "Hotfix", "deny",
+     "This deployment declares the Standard template “Hotfix”, which is not in the change "
+     "policy's catalog (Copy update, Dependency patch bump or Feature flag toggle)", 0),
+    ("several keys and a template", ("CHG-7 and CHG-8",), "Dependency patch bump", "deny",
+     "This deployment names several change requests", 0),
+]
+
+
+@pytest.mark.parametrize("texts,template,verdict,reason,created", [c[1:] for c in TEMPLATES],
+                         ids=[c[0] for c in TEMPLATES])
+def test_a_declared_standard_template_makes_the_change_the_deployment_carries_out(
+        jira, runtime, texts, template, verdict, reason, created):
+    before = len(jira.site.issues)
+    request = dataclasses.replace(generic(None, texts=texts or ()), template=template)
+    summary = judge_deployment(request.to_json(), runtime=runtime)
+    got = answer(runtime, request)
+    assert (summary["decision"], got["decision"]) == (verdict, verdict)
+    assert len(jira.site.issues) - before == created
+    if created:
+        assert got["reason"].startswith(f"{got['change']}{reason}"), got["reason"]
+    else:
+        assert got["change"] is None and reason in got["reason"]

@@ -1,10 +1,12 @@
 """Parsing the policy file: the default loads, and each kind of mistake is named exactly."""
 
+import dataclasses
 import re
 
 import pytest
 
-from rules.policy import Category, FieldRole, PolicyError, StatusRole, parse_policy
+from rules.policy import (Category, FieldRole, PolicyError, StandardTemplate, StatusRole,
+                          parse_policy)
 from worker.policy_file import load_policy
 from worker.settings import DEFAULT_POLICY_PATH
 
@@ -119,3 +121,89 @@ def test_a_policy_written_before_the_deployment_gate_still_loads():
         '[deploy]\n', "[old_deploy]\n")
     policy = parse_policy(older, "p.toml")
     assert (policy.scope_project_keys, policy.deploy.environments) == ((), ("production",))
+
+
+
+# The default policy without its template tables; a test adds the tables it needs.
+TEMPLATES_START = DEFAULT.index("[standard_templates.templates.")
+BARE = DEFAULT[:TEMPLATES_START] + DEFAULT[DEFAULT.index("[filled]"):]
+FLAG = """change_type = "Configuration"
+description = "Turn the checkout redesign flag on for every production user."
+deployment_plan = "The pipeline sets the flag; it takes effect within a minute."
+rollback_plan = "Set the flag back off; the old checkout returns within a minute."
+risk_assessment = "Low: the new checkout has run for staff for a month."
+"""
+
+
+def with_templates(tables: str, *, root: str = "") -> str:
+    """Return the default policy with these template tables (and keys of [standard_templates])."""
+    text = BARE.replace("[filled]", tables + "\n[filled]", 1)
+    return text.replace("[standard_templates]\n", "[standard_templates]\n" + root, 1)
+
+
+def flag(extra: str = "", *, name: str = "Feature flag toggle", body: str = FLAG) -> str:
+    return f'[standard_templates.templates."{name}"]\n{body}{extra}'
+
+
+TEMPLATE_ERRORS = [
+    ("templates not tables", with_templates("", root='templates = "all"\n'),
+     r'p\.toml: standard_templates\.templates: expected tables, one per template: '
+     r'\[standard_templates\.templates\."Copy update"\]'),
+    ("template not in the catalog", with_templates(flag(name="Major version bump")),
+     r'standard_templates\.templates\."Major version bump": \'Major version bump\' is not in '
+     r"standard_templates\.catalog \(Copy update, Dependency patch bump, Feature flag toggle\)"),
+    ("template not a table", with_templates("", root='templates = {"Copy update" = 1}\n'),
+     r'standard_templates\.templates\."Copy update": expected a table'),
+    ("misspelt key", with_templates(flag("pre_aproved = true\n")),
+     r'standard_templates\.templates\."Feature flag toggle"\.pre_aproved: unknown key '
+     r"\(expected: change_type, description, .*, pre_approved\)"),
+    ("text missing", with_templates(flag(body=FLAG.replace("description = ", "# "))),
+     r'\."Feature flag toggle"\.description: expected a non-empty string'),
+    ("text empty", with_templates(flag(body=FLAG.replace('"Set the flag back off; the old '
+                                                         'checkout returns within a minute."',
+                                                         '""'))),
+     r'\."Feature flag toggle"\.rollback_plan: expected a non-empty string'),
+    ("change type unknown", with_templates(flag(body=FLAG.replace('"Configuration"',
+                                                                  '"Config"'))),
+     r'standard_templates\.templates\."Feature flag toggle"\.change_type: \'Config\' is not a '
+     r"change type a Standard change may have"),
+    ("change type emergency only", with_templates(flag(body=FLAG.replace('"Configuration"',
+                                                                         '"Database"'))),
+     r'\."Feature flag toggle"\.change_type: \'Database\' is not a change type a Standard'),
+    ("risk level unknown", with_templates(flag('risk_level = "Tiny"\n')),
+     r'\."Feature flag toggle"\.risk_level: \'Tiny\' is not one of risk_levels\.values'),
+    ("pre_approved not a boolean", with_templates(flag('pre_approved = "yes"\n')),
+     r'\."Feature flag toggle"\.pre_approved: expected true or false, got \'yes\''),
+    ("window of no hours", with_templates(flag("window_hours = 0\n")),
+     r'\."Feature flag toggle"\.window_hours: expected a whole number >= 1, got 0'),
+]
+
+
+@pytest.mark.parametrize("text, pattern", [e[1:] for e in TEMPLATE_ERRORS],
+                         ids=[e[0] for e in TEMPLATE_ERRORS])
+def test_template_errors_name_the_template_and_the_key(text, pattern):
+    with pytest.raises(PolicyError) as error:
+        parse_policy(text, source="p.toml")
+    assert re.search(pattern, str(error.value)), str(error.value)
+    assert str(error.value).startswith("p.toml: ")
+
+
+def test_a_template_gives_its_texts_and_may_leave_out_the_rest():
+    spec = parse_policy(with_templates(flag())).template_spec("Feature flag toggle")
+    assert spec == StandardTemplate(
+        name="Feature flag toggle", change_type="Configuration",
+        description="Turn the checkout redesign flag on for every production user.",
+        deployment_plan="The pipeline sets the flag; it takes effect within a minute.",
+        rollback_plan="Set the flag back off; the old checkout returns within a minute.",
+        risk_assessment="Low: the new checkout has run for staff for a month.",
+        risk_level=None, window_hours=2, pre_approved=False)
+    full = parse_policy(with_templates(flag('risk_level = "Medium"\nwindow_hours = 4\n'
+                                            "pre_approved = true\n")))
+    assert full.template_spec("Feature flag toggle") == dataclasses.replace(
+        spec, risk_level="Medium", window_hours=4, pre_approved=True)
+
+
+def test_a_policy_without_template_content_still_loads():
+    policy = parse_policy(BARE, "p.toml")
+    assert policy.template_specs == {} and policy.standard_templates == (
+        "Copy update", "Dependency patch bump", "Feature flag toggle")
