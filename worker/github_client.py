@@ -9,8 +9,9 @@ import time
 from collections.abc import Callable
 from typing import Any, Literal, TypeVar
 
+import redis
 from githubkit import AppAuthStrategy, GitHub
-from githubkit.cache import MemCacheStrategy
+from githubkit.cache import BaseCacheStrategy, MemCacheStrategy, RedisCacheStrategy
 from githubkit.exception import (GitHubException, RateLimitExceeded, RequestError, RequestFailed,
                                  RequestTimeout)
 
@@ -48,13 +49,19 @@ class GitHubClient:
                  timeout: float = 10.0, max_attempts: int = 4, max_wait: float = 30.0,
                  backoff_base: float = 0.5, budget: float = CALL_BUDGET_SECONDS,
                  sleep: Callable[[float], None] = time.sleep,
-                 clock: Callable[[], float] = time.monotonic):
+                 clock: Callable[[], float] = time.monotonic,
+                 token_cache: redis.Redis | None = None, token_prefix: str = "github"):
         # A cache of its own: githubkit's default one is process-wide and keys tokens by app id
         # and installation only, so two clients of one app on two hosts would share them.
+        # ``token_cache``: installation tokens kept in Redis under ``token_prefix``, shared by
+        # every work horse (each is a fresh fork: a token in memory would die with it, and
+        # every job would mint one).
         self._app = GitHub(AppAuthStrategy(app_id, private_key), base_url=base_url,
                            timeout=timeout, user_agent=USER_AGENT, auto_retry=False,
                            http_cache=False, cache_strategy=MemCacheStrategy())
         self.base_url = base_url
+        self._token_cache = token_cache
+        self._token_prefix = token_prefix
         self._installations: dict[int, GitHub[Any]] = {}
         self._lock = threading.Lock()
         self._timeout = timeout
@@ -77,17 +84,15 @@ class GitHubClient:
             body["comment"] = _fit_report(comment)
         else:
             body["state"] = state
-        github = self._installation(installation_id)
         what = (f"{_DOING[state]} the {environment} deployment of run {run_id} "
                 f"in {owner}/{repo}")
-        self._call(what, lambda: github.rest.actions.review_custom_gates_for_run(
-            owner, repo, run_id, data=body))  # type: ignore[arg-type]
+        self._call(what, installation_id, lambda github: github.rest.actions
+                   .review_custom_gates_for_run(owner, repo, run_id, data=body))
 
     def get_run(self, installation_id: int, owner: str, repo: str, run_id: int) -> dict[str, Any]:
         """Return what the gate reads of a workflow run (links, branch, commit, who ran it)."""
-        github = self._installation(installation_id)
-        run = self._call(f"reading run {run_id} of {owner}/{repo}",
-                         lambda: github.rest.actions.get_workflow_run(owner, repo, run_id)
+        run = self._call(f"reading run {run_id} of {owner}/{repo}", installation_id,
+                         lambda github: github.rest.actions.get_workflow_run(owner, repo, run_id)
                          .parsed_data)
         head = run.head_commit
         return {
@@ -102,29 +107,68 @@ class GitHubClient:
     def pulls_for_commit(self, installation_id: int, owner: str, repo: str,
                          sha: str) -> list[dict[str, Any]]:
         """Return the pull requests containing commit ``sha`` (number, title, head_ref, body)."""
-        github = self._installation(installation_id)
         pulls = self._call(
-            f"listing the pull requests of commit {sha} in {owner}/{repo}",
-            lambda: github.rest.repos.list_pull_requests_associated_with_commit(
+            f"listing the pull requests of commit {sha} in {owner}/{repo}", installation_id,
+            lambda github: github.rest.repos.list_pull_requests_associated_with_commit(
                 owner, repo, sha, per_page=100).parsed_data)
         return [{"number": p.number, "title": p.title, "head_ref": p.head.ref,
                  "body": p.body or ""} for p in pulls]
 
-    def _installation(self, installation_id: int) -> GitHub[Any]:
+    def warm_up(self) -> None:
+        """Load what the gate's calls use (githubkit loads its REST clients, models and HTTP
+        stack on first use, ~70 ms): done before the worker forks, no forked job pays for it."""
+        import encodings.idna  # noqa: F401  (httpx's host names)
+
+        import httpcore  # noqa: F401
+        import httpx  # noqa: F401
+        from githubkit_schemas.latest import models
+
+        self._app.rest.actions  # noqa: B018
+        self._app.rest.repos  # noqa: B018
+        for name in ("ReviewCustomGatesStateRequired", "ReviewCustomGatesCommentRequired",
+                     "WorkflowRun", "PullRequestSimple", "InstallationToken",
+                     "AppInstallationsInstallationIdAccessTokensPostBody", "BasicError",
+                     "ValidationError"):
+            getattr(models, name)
+
+    def _installation(self, installation_id: int, *, renew: bool = False) -> GitHub[Any]:
+        """Return the installation's client; ``renew`` drops it (and its token) first."""
         with self._lock:
-            if installation_id not in self._installations:
+            if renew or installation_id not in self._installations:
                 auth = self._app.auth.as_installation(installation_id)  # type: ignore[union-attr]
-                self._installations[installation_id] = self._app.with_auth(auth)
+                self._installations[installation_id] = GitHub(
+                    auth, base_url=self.base_url, timeout=self._timeout, user_agent=USER_AGENT,
+                    auto_retry=False, http_cache=False,
+                    cache_strategy=self._token_store(installation_id, renew))
             return self._installations[installation_id]
 
-    def _call(self, what: str, send: Callable[[], T]) -> T:
+    def _token_store(self, installation_id: int, renew: bool) -> BaseCacheStrategy:
+        """Return where the installation's token is kept; renewing starts a new store, so the
+        token GitHub refused is never read again (by this process or any other)."""
+        if self._token_cache is None:
+            return MemCacheStrategy()
+        generation = f"{self._token_prefix}:generation:{installation_id}"
+        number = (self._token_cache.incr(generation) if renew
+                  else int(self._token_cache.get(generation) or 0))
+        return RedisCacheStrategy(self._token_cache,
+                                  prefix=f"{self._token_prefix}:{installation_id}:{number}")
+
+    def _call(self, what: str, installation_id: int, send: Callable[[GitHub[Any]], T]) -> T:
         budget = CallBudget(self._budget, self._timeout, self._clock)
+        renewed = False
         for attempt in range(1, self._max_attempts + 1):
             try:
-                return send()
+                return send(self._installation(installation_id))
             except GitHubException as exc:
                 failure = _unwrap(exc)
                 status = _status(failure)
+                if status == 401 and not renewed:
+                    # The cached installation token was revoked or expired early (GitHub's
+                    # clock, a re-installed App): mint a new one, once.
+                    logger.info("github token refused, renewing", extra={"call": what})
+                    self._installation(installation_id, renew=True)
+                    renewed = True
+                    continue
                 logger.warning("github call failed", extra={
                     "call": what, "status": status, "attempt": attempt,
                     "error": _describe(failure)})
@@ -187,9 +231,12 @@ def _describe(failure: Exception) -> str:
     return str(failure) or type(failure).__name__
 
 
-def github_client_for(settings: Settings) -> GitHubClient | None:
-    """Return the GitHub App client the settings configure, or None when the App is not set up."""
+def github_client_for(settings: Settings, token_cache: redis.Redis | None = None
+                      ) -> GitHubClient | None:
+    """Return the GitHub App client the settings configure, or None when the App is not set up;
+    with ``token_cache``, its installation tokens are shared through that Redis."""
     if not settings.github_enabled:
         return None
     return GitHubClient(str(settings.github_app_id), str(settings.github_private_key),
-                        base_url=settings.github_api_url)
+                        base_url=settings.github_api_url, token_cache=token_cache,
+                        token_prefix=settings.key("github-token"))

@@ -11,6 +11,7 @@ from typing import Any
 import redis
 from rq import Queue, Worker
 
+import jobs.registry  # noqa: F401  (every job module, loaded once here: not in each work horse)
 from jobs.periodic import start_ticker
 
 from . import runtime as runtime_module
@@ -61,6 +62,8 @@ def run_worker(settings: Settings, *, burst: bool = False, startup_attempts: int
             time.sleep(min(2**attempt, 30))
     runtime_module.install(runtime)
     runtime.jira.close()  # each forked work horse opens its own connections
+    if runtime.github is not None:
+        runtime.github.warm_up()  # githubkit's REST modules load once, not in each work horse
     queues = [Queue(settings.queue_name, connection=runtime.redis)]  # webhook jobs first
     stop = None
     if settings.periodic:

@@ -72,7 +72,8 @@ def build_runtime(settings: Settings) -> Runtime:
     site = resolve_site(jira, policy)
     return Runtime(settings=settings, policy=policy, site=site, jira=jira,
                    redis=connection, slack=slack_client_for(settings),
-                   github=github_client_for(settings), gitlab=gitlab_client_for(settings))
+                   github=github_client_for(settings, connection),
+                   gitlab=gitlab_client_for(settings))
 
 
 def install(runtime: Runtime) -> None:

@@ -1,3 +1,6 @@
+import subprocess
+import sys
+
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -206,6 +209,18 @@ def test_a_key_github_does_not_know_raises(github):
     assert (str(failure.value), failure.value.status) == (
         f"GitHub refused listing the pull requests of commit {SHA} in acme/shop: 401 A JSON web "
         "token could not be decoded", 401)
+    # A refused token is renewed once (GitHub may have revoked it); the key stays refused.
+    assert [r.status for r in github.take_rejections()] == [401, 401]
+
+
+def test_a_token_github_expired_early_is_renewed_once(github, github_client):
+    run = github.add_run()
+    github_client.get_run(github.installation_id, "acme", "shop", run.id)
+    github.expire_tokens()  # still valid in the client's cache: GitHub answers 401
+    github_client.review_deployment(github.installation_id, "acme", "shop", run.id,
+                                    "production", "approved", "CHG-1 is approved.")
+    assert github.decision(run.id, "production") == "approved"
+    assert github.tokens_minted == 2
     assert [r.status for r in github.take_rejections()] == [401]
 
 
@@ -235,3 +250,46 @@ def test_a_client_only_when_the_app_is_configured(github, redis_url, namespace):
     assert client is not None and client.base_url == github.api_url
     assert client.get_run(github.installation_id, "acme", "shop",
                           github.add_run().id)["status"] == "waiting"
+
+
+WARM_THEN_CALL = """
+import sys
+from worker.github_client import GitHubClient
+client = GitHubClient(sys.argv[1], sys.stdin.read(), base_url=sys.argv[2])
+client.warm_up()
+loaded = set(sys.modules)
+client.review_deployment(int(sys.argv[3]), "acme", "shop", int(sys.argv[4]), "production",
+                         None, "waiting for the CAB")
+print("\\n".join(sorted(set(sys.modules) - loaded)))
+"""
+
+
+def test_after_warm_up_a_first_call_loads_no_more_of_the_client(github):
+    """What a forked work horse would otherwise import on its first GitHub call (~70 ms)."""
+    run = github.add_run()
+    done = subprocess.run(
+        [sys.executable, "-c", WARM_THEN_CALL, github.app_id, github.api_url,
+         str(github.installation_id), str(run.id)],
+        input=github.private_key_pem, capture_output=True, text=True, timeout=60, check=True)
+    assert [r.state for r in github.reviews] == [None]
+    newly = [m for m in done.stdout.split() if m.split(".")[0] in (
+        "githubkit", "githubkit_schemas", "httpx", "httpcore", "h11", "pydantic")]
+    assert newly == []
+
+
+def test_work_horses_share_one_installation_token_through_redis(github, conn, namespace):
+    """Each job runs in a fresh fork: with the token in Redis, one mint serves them all."""
+    run = github.add_run()
+
+    def horse():  # a new client per job, as a forked work horse has
+        return GitHubClient(github.app_id, github.private_key_pem, base_url=github.api_url,
+                            token_cache=conn, token_prefix=f"{namespace}:github-token")
+
+    for _ in range(3):
+        horse().get_run(github.installation_id, "acme", "shop", run.id)
+    assert github.tokens_minted == 1
+    github.expire_tokens()  # refused by GitHub: the first horse to see it renews for all
+    horse().get_run(github.installation_id, "acme", "shop", run.id)
+    horse().get_run(github.installation_id, "acme", "shop", run.id)
+    assert github.tokens_minted == 2
+    assert [r.status for r in github.take_rejections()] == [401]
