@@ -11,7 +11,8 @@ from zoneinfo import ZoneInfo
 from rules.change_request import fields_to_fetch, parse_change_request
 from rules.deployment_notice import (PROPERTY_KEY, NoticeAction, OutcomeAction, PostedMessage,
                                      SlackText, decide_notice, decide_outcome_update,
-                                     finished_message, mover_name, parse_notice_record,
+                                     finished_message, mover_account_id, mover_name,
+                                     parse_notice_record,
                                      starting_message)
 from rules.deployment import PROPERTY_KEY as DEPLOYMENTS_KEY, parse_deployments
 from rules.policy import FieldRole
@@ -48,13 +49,16 @@ def announce_deployment(issue_key: str, changelog_id: str, to_status_id: str, *,
         else:
             url = _browse_url(rt, issue_key)
             who = mover_name(issue, move)
+            deployment = None
+            if mover_account_id(issue, move) == rt.site.bot_account_id:
+                # changeguard moved it for a pipeline the gate let through: name that run.
+                deployment = parse_deployments(
+                    (issue.get("properties") or {}).get(DEPLOYMENTS_KEY)).latest()
+                who = deployment.triggered_by or who if deployment is not None else who
             outcome = None
             if action is NoticeAction.POST_STARTING:
-                deployments = parse_deployments(
-                    (issue.get("properties") or {}).get(DEPLOYMENTS_KEY))
                 message = starting_message(change, rt.policy, url, who,
-                                           ZoneInfo(rt.policy.cab.timezone),
-                                           deployments.in_progress())
+                                           ZoneInfo(rt.policy.cab.timezone), deployment)
                 thread = None
             else:
                 thread = record.starting

@@ -183,6 +183,12 @@ class DeploymentsRecord:
         """Return the latest deployment the gate let through that has not ended, if any."""
         return next((e for e in reversed(self.entries) if e.state is DeployState.ALLOWED), None)
 
+    def latest(self) -> DeploymentEntry | None:
+        """Return the latest deployment the gate let through, running or ended, if any."""
+        return next((e for e in reversed(self.entries)
+                     if e.state is DeployState.ALLOWED or e.state in FINISHED_STATES.values()),
+                    None)
+
     def with_entry(self, entry: DeploymentEntry) -> DeploymentsRecord:
         """Return the record with ``entry`` replacing the one of its deployment (or added)."""
         kept = tuple(e for e in self.entries if e.deployment_id != entry.deployment_id)

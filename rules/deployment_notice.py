@@ -139,14 +139,24 @@ def decide_outcome_update(change: ChangeRequest, site: SiteMap,
 
 def mover_name(issue: Mapping[str, Any], changelog_id: int) -> str | None:
     """Return the display name of who made changelog entry ``changelog_id`` (expand=changelog)."""
+    name = _author(issue, changelog_id).get("displayName")
+    return name if isinstance(name, str) and name.strip() else None
+
+
+def mover_account_id(issue: Mapping[str, Any], changelog_id: int) -> str | None:
+    """Return the account id of who made changelog entry ``changelog_id`` (expand=changelog)."""
+    account = _author(issue, changelog_id).get("accountId")
+    return account if isinstance(account, str) else None
+
+
+def _author(issue: Mapping[str, Any], changelog_id: int) -> Mapping[str, Any]:
     changelog = issue.get("changelog")
     histories = changelog.get("histories") if isinstance(changelog, Mapping) else None
     for history in histories if isinstance(histories, list) else ():
         if isinstance(history, Mapping) and str(history.get("id")) == str(changelog_id):
             author = history.get("author")
-            name = author.get("displayName") if isinstance(author, Mapping) else None
-            return name if isinstance(name, str) and name.strip() else None
-    return None
+            return author if isinstance(author, Mapping) else {}
+    return {}
 
 
 def format_window(start: datetime | None, end: datetime | None, tz: tzinfo, tz_name: str) -> str:

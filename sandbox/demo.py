@@ -1,4 +1,4 @@
-"""Run changeguard on embedded defaults and walk through the Awaiting Approval gate."""
+"""Run changeguard on embedded defaults and walk through its gates, in Jira and at deployment."""
 
 from __future__ import annotations
 
@@ -10,7 +10,10 @@ import subprocess
 import sys
 import time
 import traceback
+from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import TypeVar
 
 import redis
 import requests
@@ -19,6 +22,7 @@ from rq.job import Job
 from rq.registry import FinishedJobRegistry
 
 from sandbox.embedded_redis import EmbeddedRedis, EmbeddedRedisError
+from sandbox.github_server import GitHubReview, SandboxGitHub
 from sandbox.jira_server import SandboxJira
 from sandbox.slack_server import SandboxSlack
 from worker.runtime import connect_redis
@@ -39,6 +43,21 @@ COMPLETE = {
     "Deployment Plan": "Terraform apply of the new certificate bundle, one proxy pool at a time.",
     "Rollback Plan": "Re-apply the previous bundle from the Terraform state; takes 5 minutes.",
 }
+# Deployed by a GitHub Actions run; its Planned window is set around the demo's start.
+GATED_SUMMARY = "Offer Apple Pay at checkout"
+GATED = {
+    "Description": "Offer Apple Pay as a payment method on the shop's checkout page.",
+    "Change Category": "Normal",
+    "Change Type": "Application Code",
+    "Deployment Plan": "Merge the pull request; the Deploy workflow of acme/shop rolls it out.",
+    "Rollback Plan": "Revert the pull request; the Deploy workflow rolls the old build back out.",
+    "Risk Assessment": "Low: behind a feature flag, and card payments are untouched.",
+    "Risk Level": "Low",
+}
+GATED_ENVIRONMENT = "production"
+JIRA_TIME = "%Y-%m-%dT%H:%M:%S.000+0000"
+
+T = TypeVar("T")
 
 
 # A slow or busy machine boots gunicorn's workers, the RQ worker and the first jobs slowly:
@@ -47,6 +66,7 @@ READY_TIMEOUT_SECONDS = 180.0
 JUDGEMENT_TIMEOUT_SECONDS = 120.0
 SLACK_TIMEOUT_SECONDS = 60.0
 AGENDA_TIMEOUT_SECONDS = 180.0
+GITHUB_TIMEOUT_SECONDS = 120.0
 
 
 class DemoFailure(RuntimeError):
@@ -73,10 +93,10 @@ def run_demo(*, serve: bool = True) -> int:
 
 
 def _run(*, serve: bool) -> int:
-    """Start everything, show a blocked and an accepted move, then keep serving until Ctrl-C."""
+    """Start everything, show both gates at work, then keep serving until Ctrl-C."""
     processes: list[subprocess.Popen] = []
     embedded = None
-    jira = slack = None
+    jira = slack = github = None
     try:
         redis_url = os.environ.get("REDIS_URL")
         if redis_url:
@@ -94,6 +114,7 @@ def _run(*, serve: bool) -> int:
         jira.start()
         slack = SandboxSlack()
         slack.start()
+        github = SandboxGitHub(webhook_secret=secrets.token_hex(16)).start()
         web_port = _free_port()
         env = {
             **os.environ,
@@ -105,6 +126,10 @@ def _run(*, serve: bool) -> int:
             "CHANGEGUARD_NAMESPACE": "changeguard-demo-" + secrets.token_hex(3),
             "SLACK_BOT_TOKEN": slack.token,
             "SLACK_API_URL": slack.api_url,
+            "GITHUB_APP_ID": github.app_id,
+            "GITHUB_APP_PRIVATE_KEY": github.private_key_pem,
+            "GITHUB_WEBHOOK_SECRET": github.webhook_secret,
+            "GITHUB_API_URL": github.api_url,
         }
         web_url = f"http://127.0.0.1:{web_port}"
         processes.append(_spawn("web", [sys.executable, "-m", "gunicorn", "--bind",
@@ -115,8 +140,11 @@ def _run(*, serve: bool) -> int:
         jira.webhook_url = f"{web_url}/webhooks/jira"
         _say(f"changeguard demo\n"
              f"  sandbox Jira Cloud  {jira.base_url}  (users: {', '.join(jira.users)})\n"
-             f"  webhook endpoint    {web_url}/webhooks/jira  (signed with a fresh secret)\n"
+             f"  webhook endpoints   {web_url}/webhooks/jira and /webhooks/github  (signed "
+             f"with fresh secrets)\n"
              f"  sandbox Slack       {slack.api_url}  (#deployments)\n"
+             f"  sandbox GitHub      {github.api_url}  (changeguard's App, installed on "
+             f"acme/shop)\n"
              f"  Redis               {redis_url}{'  (embedded)' if embedded else ''}\n"
              f"  logs                {STATE_DIR}/web.log, {STATE_DIR}/worker.log\n")
         queue = Queue(env["CHANGEGUARD_NAMESPACE"], connection=connect_redis(redis_url))
@@ -124,6 +152,7 @@ def _run(*, serve: bool) -> int:
         key = _walk(jira, queue, processes, "2. A complete change request", COMPLETE)
         _deploy(jira, slack, queue, processes, key)
         _agenda(env)
+        _gated_deploy(jira, slack, github, queue, processes, f"{web_url}/webhooks/github")
         if not serve:
             return 0
         _say("Everything keeps running. Call the sandbox Jira's REST API as any of these users "
@@ -148,6 +177,8 @@ def _run(*, serve: bool) -> int:
             jira.stop()
         if slack is not None:
             slack.stop()
+        if github is not None:
+            github.stop()
         if embedded is not None:
             embedded.stop()
 
@@ -186,14 +217,8 @@ def _deploy(jira, slack, queue: Queue, processes: list[subprocess.Popen], key: s
         jira.transition(key, status, as_user=user)
         _wait_for_judgement(queue, processes, key, jira.status_id(status))
         if status != "Approved":  # the Slack notice is a follow-up job of the allowed move
-            deadline = time.monotonic() + SLACK_TIMEOUT_SECONDS
-            while len(slack.messages) == seen:
-                _require_running(processes)
-                if time.monotonic() > deadline:
-                    raise DemoFailure(f"#deployments heard nothing of {key} moving to {status} "
-                                      f"within {SLACK_TIMEOUT_SECONDS:.0f} s; see "
-                                      f"{STATE_DIR / 'worker.log'}")
-                time.sleep(0.05)
+            _wait_for(lambda: len(slack.messages) > seen, processes, SLACK_TIMEOUT_SECONDS,
+                      f"#deployments heard nothing of {key} moving to {status}")
         _say(f"   {who} moves {key} to {status}: it stands in {jira.status_of(key)}")
         for message in slack.messages[seen:]:
             thread = " (in the thread)" if message.thread_ts else ""
@@ -221,6 +246,137 @@ def _agenda(env: dict[str, str]) -> None:
     for line in (result.stdout or result.stderr).splitlines():
         _say(f"     | {line}" if line.strip() else "     |")
     _say("")
+
+
+def _gated_deploy(jira, slack, github: SandboxGitHub, queue: Queue,
+                  processes: list[subprocess.Popen], hook_url: str) -> None:
+    """A GitHub deployment waits for the CAB, is released by the approval in Jira, and ends."""
+    _say("5. A GitHub deployment waits at the gate for the CAB")
+    fields = {**GATED, **_window_around_now()}
+    key = jira.create_change_request("alice", GATED_SUMMARY, fields)
+    _say(f"   alice creates {key} “{GATED_SUMMARY}”, planned {fields['Planned Start'][11:16]}"
+         f"–{fields['Planned End'][11:16]} UTC (open now)")
+    jira.transition(key, "Awaiting Approval", as_user="alice")
+    _wait_for_judgement(queue, processes, key, jira.status_id("Awaiting Approval"))
+    _say(f"   alice moves {key} to Awaiting Approval: it stands in {jira.status_of(key)}")
+
+    title = f"{key}: offer Apple Pay at checkout"
+    run = github.add_run(actor="bob", head_commit_message=f"Merge pull request #42 from "
+                                                          f"acme/apple-pay\n\n{title}")
+    github.add_pull_request(number=42, title=title, head_ref="apple-pay", head_sha=run.head_sha)
+    _say(f"   bob merges pull request #42 “{title}” on acme/shop")
+    _say(f"   its Deploy run {run.id} reaches {GATED_ENVIRONMENT}, an environment changeguard "
+         f"protects:")
+    _say("   GitHub holds the job and asks changeguard (a signed deployment_protection_rule "
+         "webhook)")
+    _deliver(github.deliver_protection_rule(hook_url, run, GATED_ENVIRONMENT))
+    report = _wait_for_review(github, processes, run.id, None)
+    _say(f"   {key} is not approved yet, so changeguard answers with a status report, which "
+         f"GitHub shows:")
+    _say(f"     | {report.comment}")
+
+    _say(f"   carol (CAB) moves {key} to Approved in Jira")
+    approved_at = time.monotonic()
+    jira.transition(key, "Approved", as_user="carol")
+    decision = _wait_for_review(github, processes, run.id, "approved")
+    elapsed_ms = (decision.received_monotonic - approved_at) * 1000
+    _say(f"   GitHub deployment released {elapsed_ms:.0f} ms after the approval (by the "
+         f"approval's Jira webhook, no polling):")
+    _say(f"     | approved: {decision.comment}")
+
+    before = _wait_for(lambda: _starting_message(slack.messages, key), processes,
+                       SLACK_TIMEOUT_SECONDS, f"#deployments heard nothing of {key}'s deployment")
+    _say(f"   the deployment is {key}'s implementation: changeguard moved it to "
+         f"{jira.status_of(key)}")
+    _say_message(before, "")
+
+    _say("   the run succeeds: GitHub sends a signed workflow_run webhook (completed, success)")
+    _deliver(github.deliver_workflow_run_completed(hook_url, run, "success"))
+    after = _wait_for(lambda: jira.status_of(key) == "Implemented"
+                      and _outcome(jira, key) == "Successful"
+                      and _run_link(jira, key, run.html_url, "succeeded")
+                      and _reply_to(slack.messages, before, "Successful"), processes,
+                      SLACK_TIMEOUT_SECONDS, f"{key} did not reach Implemented with Outcome "
+                                             f"Successful, a link to the run and a reply in "
+                                             f"#deployments")
+    _say(f"   changeguard moved {key} to {jira.status_of(key)} with Outcome "
+         f"{_outcome(jira, key)}")
+    _say_message(after, " (in the thread)")
+    link = _run_link(jira, key, run.html_url, "succeeded")
+    _say(f"   remote link on {key}: {link['title']} → {link['url']}")
+    _say("")
+
+
+def _deliver(answer: requests.Response) -> None:
+    """Fail in one line when changeguard's GitHub endpoint did not accept a delivery."""
+    if answer.status_code != 202:
+        raise DemoFailure(f"the GitHub webhook endpoint answered {answer.status_code}, not 202; "
+                          f"see {STATE_DIR / 'web.log'}")
+
+
+def _window_around_now() -> dict[str, str]:
+    """Return a Planned Start–End that is open now: from half an hour ago for two hours."""
+    start = datetime.now(timezone.utc).replace(second=0, microsecond=0) - timedelta(minutes=30)
+    return {"Planned Start": start.strftime(JIRA_TIME),
+            "Planned End": (start + timedelta(hours=2)).strftime(JIRA_TIME)}
+
+
+def _outcome(jira, key: str) -> str | None:
+    """Return the value of the change's Outcome field, None while it is empty."""
+    return (jira.value_of(key, "Outcome") or {}).get("value")
+
+
+def _run_link(jira, key: str, url: str, text: str) -> dict | None:
+    """Return the remote link on ``key`` to the run at ``url`` once its title reads ``text``."""
+    return next((link["object"] for link in jira.remote_links(key)
+                 if link["object"]["url"] == url and text in link["object"]["title"]), None)
+
+
+def _starting_message(messages: list, key: str):
+    """Return the "Deploying" message about ``key`` among ``messages``, if there is one."""
+    return next((m for m in messages if m.thread_ts is None
+                 and m.text.startswith(f":rocket: Deploying {key} ")), None)
+
+
+def _reply_to(messages: list, parent, text: str):
+    """Return the reply in ``parent``'s thread that now reads ``text`` somewhere, if any."""
+    return next((m for m in messages if m.thread_ts == parent.ts and text in m.latest_text),
+                None)
+
+
+def _say_message(message, where: str) -> None:
+    """Print a Slack message: its first line after the channel, the others below it."""
+    first, *others = message.latest_text.splitlines()
+    _say(f"     [slack {message.channel}]{where} {first}")
+    for line in others:
+        if line.strip():
+            _say(f"       {line}")
+
+
+def _wait_for_review(github: SandboxGitHub, processes: list[subprocess.Popen], run_id: int,
+                     state: str | None) -> GitHubReview:
+    """Wait until changeguard answered GitHub about run ``run_id`` (state None: a report)."""
+    what = "status report" if state is None else f"“{state}” decision"
+
+    def found() -> GitHubReview | None:
+        return next((r for r in github.reviews if r.run_id == run_id and r.state == state), None)
+
+    return _wait_for(found, processes, GITHUB_TIMEOUT_SECONDS,
+                     f"GitHub received no {what} for run {run_id}")
+
+
+def _wait_for(condition: Callable[[], T], processes: list[subprocess.Popen], timeout: float,
+              what: str) -> T:
+    """Return the first true value of ``condition``, or fail saying ``what`` did not happen."""
+    deadline = time.monotonic() + timeout
+    while True:
+        _require_running(processes)
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise DemoFailure(f"{what} within {timeout:.0f} s; see {STATE_DIR / 'worker.log'}")
+        time.sleep(0.05)
 
 
 def _render(node, names: dict[str, str]) -> str:

@@ -25,10 +25,12 @@ ROWS = (
     "Sustained enforcement, 2 workers (events/s, both)",
     "CAB agenda build, 150 changes (s)",
     "CAB agenda build, 150 changes (Jira calls)",
+    "Deploy gate release p50, Jira approval → GitHub callback (ms)",
+    "Deploy gate release p99, Jira approval → GitHub callback (ms)",
 )
 
 
-@pytest.mark.e2e  # webhooks through gunicorn, Redis and RQ worker processes: 17 s
+@pytest.mark.e2e  # webhooks through gunicorn, Redis and RQ worker processes: 25 s
 def test_quick_bench_writes_every_row(tmp_path):
     output = tmp_path / "BENCHMARKS.md"
     run = subprocess.run([sys.executable, "-m", "bench", "--quick", "--output", str(output)],

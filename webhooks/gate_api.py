@@ -73,12 +73,16 @@ def ask_gate() -> ResponseReturnValue:
         environment = _environment(body)
         strings = {name: _optional_string(body, name) for name in OPTIONAL_STRINGS}
         texts = _texts(body)
-        deployment_id = f"generic:{pipeline}:{_identity(strings, environment)}"
+        identity = _identity(strings, environment)
     except BadGateRequest as exc:
         return _refuse(exc)
+    # One run may deploy to several environments (staging, then production; regions): each is
+    # a deployment of its own, and the run's finish ends them all.
+    run_id = f"generic:{pipeline}:{identity}"
+    deployment_id = run_id if identity.endswith(f":{environment}") else f"{run_id}:{environment}"
     answer_key = uuid.uuid4().hex
     deploy = DeployRequest(
-        vendor=Vendor.GENERIC, deployment_id=deployment_id, run_id=deployment_id,
+        vendor=Vendor.GENERIC, deployment_id=deployment_id, run_id=run_id,
         environment=environment, explicit_key=strings["change"] or None, texts=texts,
         sha=strings["sha"], ref=strings["ref"], run_url=strings["run_url"],
         triggered_by=strings["triggered_by"],

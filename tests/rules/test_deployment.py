@@ -419,3 +419,15 @@ def test_deployment_lines(record, expected):
 def test_a_denied_deployment_shows_its_reason_not_approvals():
     denied = dataclasses.replace(FULL_ENTRY, state=DeployState.DENIED, reason="Denied.")
     assert deployment_lines(DeploymentsRecord((denied,)))[2:] == ("    Denied.",)
+
+
+@pytest.mark.parametrize("entries, expected", [
+    ((), None),
+    ((W1, D3), None),
+    ((W1, A2, D3), A2),
+    ((A2, D3, S5), S5),
+    ((S5, A4, D3), A4),
+], ids=["no-deployments", "waiting-and-denied-only", "allowed", "ended-after-allowed",
+        "allowed-after-ended"])
+def test_record_latest_let_through(entries, expected):
+    assert DeploymentsRecord(entries).latest() == expected

@@ -10,7 +10,8 @@ import pytest
 
 from rules.deployment_notice import (NoticeAction, NoticeRecord, OutcomeAction, PostedMessage,
                                      SlackText, decide_notice, decide_outcome_update,
-                                     finished_message, format_window, mover_name, outcome_label,
+                                     finished_message, format_window, mover_account_id,
+                                     mover_name, outcome_label,
                                      parse_notice_record, starting_message)
 from rules.deployment import DeploymentEntry, DeployState
 from rules.policy import FieldRole, StatusRole
@@ -342,3 +343,19 @@ def test_starting_message_of_a_gated_deployment_in_full():
         {"type": "mrkdwn", "text": "*Commit*\n0123456789ab"},
         {"type": "mrkdwn",
          "text": "*Run*\nhttps://github.com/acme/shop/actions/runs/42?a=1&amp;b=&lt;2&gt;"}]
+
+
+ACCOUNTS = [
+    ({"changelog": {"histories": [history("45", {"accountId": "712020:bot",
+                                                 "displayName": "changeguard"})]}},
+     "712020:bot"),
+    ({"changelog": {"histories": [history("45", {"displayName": "Bob Brown"})]}}, None),
+    ({"changelog": {"histories": [history("45", {"accountId": 7})]}}, None),
+    ({}, None),
+]
+
+
+@pytest.mark.parametrize("issue, expected", ACCOUNTS,
+                         ids=["found", "no-account-id", "not-a-string", "no-changelog"])
+def test_mover_account_id(issue, expected):
+    assert mover_account_id(issue, 45) == expected

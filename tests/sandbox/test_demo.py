@@ -35,7 +35,7 @@ def run_demo(env: dict[str, str]) -> tuple[int, str, str]:
 
 @pytest.mark.e2e  # the whole demo: gunicorn, an RQ worker and a Redis as child processes
 @pytest.mark.timeout(DEMO_DEADLINE_SECONDS + 60)
-def test_demo_walkthrough_shows_the_blocked_and_the_accepted_move():
+def test_demo_walkthrough_shows_the_jira_and_the_deployment_gates():
     env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}  # embedded Redis
     returncode, stdout, stderr = run_demo(env)
     assert returncode == 0, stdout + stderr
@@ -55,6 +55,55 @@ def test_demo_walkthrough_shows_the_blocked_and_the_accepted_move():
     assert any(line.startswith("| CAB agenda for ") for line in lines)
     # The workers' own ticker may have posted it already (within 24 h of a meeting).
     assert any(re.fullmatch(r"\| (posted|updated) comment \d+ on CHG-1", line) for line in lines)
+    assert scene(lines, "5. ") == GATED_SCENE, stdout
+
+
+def scene(lines: list[str], heading: str) -> list[str]:
+    """Return the lines of the scene under ``heading``, with what varies by run written as ◇."""
+    start = next(i for i, line in enumerate(lines) if line.startswith(heading))
+    end = lines.index("", start)
+    return [VARYING.sub("◇", line) for line in lines[start:end]]
+
+
+# The window (one day or two), a time, a date, a run id, a duration, a commit and a sandbox's
+# port vary by run.
+VARYING = re.compile(r"(?<=Window: ).+(?= Europe/London)|\d\d:\d\d|"
+                     r"(Mon|Tue|Wed|Thu|Fri|Sat|Sun) \d\d? \w{3}( \d{4})?|"
+                     r"(?<=run )\d+|(?<=runs/)\d+|\d+(?= ms)|(?<=Commit: )[0-9a-f]{12}|"
+                     r"(?<=127\.0\.0\.1:)\d+")
+GATED_SCENE = [
+    "5. A GitHub deployment waits at the gate for the CAB",
+    "alice creates CHG-4 “Offer Apple Pay at checkout”, planned ◇–◇ UTC (open now)",
+    "alice moves CHG-4 to Awaiting Approval: it stands in Awaiting Approval",
+    "bob merges pull request #42 “CHG-4: offer Apple Pay at checkout” on acme/shop",
+    "its Deploy run ◇ reaches production, an environment changeguard protects:",
+    "GitHub holds the job and asks changeguard (a signed deployment_protection_rule webhook)",
+    "CHG-4 is not approved yet, so changeguard answers with a status report, which GitHub shows:",
+    "| CHG-4 is not approved yet: waiting for a CAB member or the Head of Engineering to "
+    "approve it, next CAB meeting ◇ ◇ (Europe/London).",
+    "carol (CAB) moves CHG-4 to Approved in Jira",
+    "GitHub deployment released ◇ ms after the approval (by the approval's Jira webhook, "
+    "no polling):",
+    "| approved: CHG-4 is Approved with its approvals standing and its change window open "
+    "until ◇ ◇ (Europe/London): deploying to production is allowed.",
+    "the deployment is CHG-4's implementation: changeguard moved it to Implementing",
+    "[slack #deployments] :rocket: Deploying CHG-4 — Offer Apple Pay at checkout",
+    "Change Category: Normal",
+    "Risk Level: Low",
+    "Implementer: bob",
+    "Window: ◇ Europe/London",
+    "Environment: production",
+    "Commit: ◇",
+    "Run: https://github.com/acme/shop/actions/runs/◇",
+    "http://127.0.0.1:◇/browse/CHG-4",
+    "the run succeeds: GitHub sends a signed workflow_run webhook (completed, success)",
+    "changeguard moved CHG-4 to Implemented with Outcome Successful",
+    "[slack #deployments] (in the thread) :white_check_mark: CHG-4 implemented by bob",
+    "Outcome: :white_check_mark: Successful",
+    "http://127.0.0.1:◇/browse/CHG-4",
+    "remote link on CHG-4: Deployment to production: succeeded → "
+    "https://github.com/acme/shop/actions/runs/◇",
+]
 
 
 def test_demo_failure_is_one_line_naming_what_failed():

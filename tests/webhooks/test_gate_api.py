@@ -35,7 +35,7 @@ FULL_BODY = {
 # What FULL_BODY becomes, but for the values only the endpoint knows (answer_key, requested_at).
 FULL_REQUEST = {
     "vendor": "generic",
-    "deployment_id": "generic:jenkins:42",
+    "deployment_id": "generic:jenkins:42:production",
     "environment": "production",
     "run_id": "generic:jenkins:42",
     "explicit_key": "CHG-123",
@@ -104,26 +104,29 @@ def test_the_workers_decision_is_the_answer(app, redis_url, namespace, queue, pu
     assert re.fullmatch(r"[0-9a-f]{32}", reply["answer_key"]), reply
     assert_recent(requested_at, before)
     assert (job.id, job.func_name, job.args) == (
-        gate_job_id(namespace, "generic:jenkins:42", reply["answer_key"]),
+        gate_job_id(namespace, "generic:jenkins:42:production", reply["answer_key"]),
         JobName.JUDGE_DEPLOYMENT, ())
     assert queue.job_ids == [job.id]
 
 
-@pytest.mark.parametrize(("headers", "body", "deployment_id", "request_fields"), [
+@pytest.mark.parametrize(("headers", "body", "run_id", "deployment_id", "request_fields"), [
     (AUTH, {"environment": "production", "sha": "4f2a9c1e"},
-     "generic:jenkins:4f2a9c1e:production", {"sha": "4f2a9c1e"}),
+     "generic:jenkins:4f2a9c1e:production", "generic:jenkins:4f2a9c1e:production",
+     {"sha": "4f2a9c1e"}),
     (AUTH, {"environment": " staging ", "run_url": "https://ci.example.com/7", "sha": "4f2a"},
-     "generic:jenkins:https://ci.example.com/7",
+     "generic:jenkins:https://ci.example.com/7", "generic:jenkins:https://ci.example.com/7:staging",
      {"environment": "staging", "run_url": "https://ci.example.com/7", "sha": "4f2a"}),
     ({"Authorization": f"bearer  {OTHER_TOKEN} "}, {"environment": "production", "sha": "4f2a"},
-     "generic:deploy-bot:4f2a:production", {"sha": "4f2a"}),
+     "generic:deploy-bot:4f2a:production", "generic:deploy-bot:4f2a:production",
+     {"sha": "4f2a"}),
     (AUTH, {"environment": "production", "deployment_id": "d-1", "change": "", "texts": [],
             "template": None, "triggered_by_email": None, "sha": None},
-     "generic:jenkins:d-1", {}),
+     "generic:jenkins:d-1", "generic:jenkins:d-1:production", {}),
 ], ids=["sha-and-environment", "run-url-before-sha", "other-pipeline-lowercase-scheme",
         "empty-and-null-fields"])
 def test_the_deployment_is_named_by_pipeline_and_identity(app, redis_url, namespace, headers,
-                                                         body, deployment_id, request_fields):
+                                                         body, run_id, deployment_id,
+                                                         request_fields):
     with PlayWorker(redis_url, namespace, [answer("allow", "Allowed.")]) as worker:
         response = ask(app, body, headers)
 
@@ -131,7 +134,7 @@ def test_the_deployment_is_named_by_pipeline_and_identity(app, redis_url, namesp
     request, _, _ = split_request(job)
     assert response.status_code == 200
     assert request == {**MINIMAL_REQUEST, "deployment_id": deployment_id,
-                       "run_id": deployment_id, **request_fields}
+                       "run_id": run_id, **request_fields}
 
 
 def test_the_same_deployment_asked_twice_is_two_judgements_of_one_deployment(
@@ -146,7 +149,8 @@ def test_the_same_deployment_asked_twice_is_two_judgements_of_one_deployment(
     assert (first.json["decision"], second.json["decision"]) == ("wait", "allow")
     assert [request for request, _, _ in requests] == [FULL_REQUEST, FULL_REQUEST]
     assert keys[0] != keys[1]
-    assert queue.job_ids == [gate_job_id(namespace, "generic:jenkins:42", key) for key in keys]
+    assert queue.job_ids == [gate_job_id(namespace, "generic:jenkins:42:production", key)
+                              for key in keys]
 
 
 @pytest.mark.parametrize("headers", [

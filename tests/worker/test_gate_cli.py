@@ -93,7 +93,7 @@ def test_the_flags_and_the_ci_variables_make_the_request(url, redis_url, namespa
     assert {name: request[name] for name in (
         "deployment_id", "environment", "explicit_key", "texts", "sha", "ref", "run_url",
         "triggered_by", "triggered_by_email", "template")} == {
-        "deployment_id": "generic:jenkins:https://ci.example.com/job/shop/42/",
+        "deployment_id": "generic:jenkins:https://ci.example.com/job/shop/42/:production",
         "environment": "production", "explicit_key": None,
         "texts": ["CHG-123: bump the TLS library", "release/chg-123"], "sha": "4f2a9c1e",
         "ref": "main", "run_url": "https://ci.example.com/job/shop/42/", "triggered_by": "alice",
