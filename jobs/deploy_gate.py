@@ -25,9 +25,10 @@ from rules.job_names import JobName
 from rules.policy import FieldRole, StatusRole
 from rules.standard_template import declared_template, names_no_change
 from rules.status_move import replay_approvals
-from rules.ungated_deploy import plan_for_ungated
+from rules.ungated_deploy import PASSED, plan_for_ungated
 from worker import runtime as runtime_module
 from worker.github_client import GitHubError
+from worker.gitlab_client import GitLabError
 from worker.jira_client import JiraNotFound
 from worker.metrics import count
 from worker.runtime import Runtime
@@ -37,7 +38,7 @@ from .enqueue import enqueue_once
 from .issue_session import MARKER_TTL_SECONDS, find_transition, issue_session
 from .periodic import cab_calendar
 from .standard_template import change_for_template
-from .waiting_deployments import forget_waiting, remember_waiting, waiting_for
+from .waiting_deployments import forget_waiting, remember_waiting, run_key, waiting_for
 
 logger = logging.getLogger(__name__)
 
@@ -97,46 +98,57 @@ def finish_deployment(finish: dict[str, Any], *, runtime: Runtime | None = None)
     """Record how a pipeline run ended on its change: Outcome, Implemented, the remote link."""
     rt = runtime or runtime_module.current()
     fin = DeployFinish.from_json(finish)
-    stored = rt.redis.get(_run_key(rt, fin.run_id))
+    stored = rt.redis.get(run_key(rt, fin.run_id))
     key = stored.decode() if stored is not None else fin.explicit_key
-    if key is None:
-        # Most runs deploy nothing gated (CI runs, other environments): nothing to record.
-        return {"action": "not gated"}
-    with issue_session(rt, key, lane="gate"):
-        issue = rt.jira.get_issue(key, fields=fields_to_fetch(rt.site),
-                                  properties=[DEPLOYMENTS_KEY], expand=["transitions"])
-        change = parse_change_request(issue, rt.site)
-        deployments = parse_deployments((issue.get("properties") or {}).get(DEPLOYMENTS_KEY))
-        allowed = [e for e in deployments.of_run(fin.run_id)
-                   if e.state is not DeployState.DENIED]
-        if not allowed:
-            return {"action": "not gated", "issue_key": key}
-        at = fin.finished_at or _now().isoformat(timespec="seconds")
-        state = FINISHED_STATES[fin.result]
-        record = deployments
-        for entry in allowed:
+    if key is not None:
+        with issue_session(rt, key, lane="gate"):
+            issue = rt.jira.get_issue(key, fields=fields_to_fetch(rt.site),
+                                      properties=[DEPLOYMENTS_KEY], expand=["transitions"])
+            deployments = parse_deployments(
+                (issue.get("properties") or {}).get(DEPLOYMENTS_KEY))
+            if any(e.state in PASSED for e in deployments.of_run(fin.run_id)):
+                return _record_finish(rt, key, fin, issue, deployments)
+    # Most runs deploy nothing gated (CI runs, other environments): nothing to record. A
+    # generic pipeline reporting a gated deployment the gate never let through is flagged.
+    if fin.vendor is Vendor.GENERIC and fin.environment:
+        return flag_ungated(DeployRequest(
+            vendor=fin.vendor, deployment_id=f"{fin.run_id}:{fin.environment}",
+            run_id=fin.run_id, environment=fin.environment, explicit_key=key,
+            run_url=fin.run_url).to_json(), runtime=rt)
+    return {"action": "not gated", "issue_key": key}
+
+
+def _record_finish(rt: Runtime, key: str, fin: DeployFinish, issue: dict[str, Any],
+                   deployments: DeploymentsRecord) -> dict[str, Any]:
+    """Write a gated run's end on its change (inside its gate session)."""
+    change = parse_change_request(issue, rt.site)
+    at = fin.finished_at or _now().isoformat(timespec="seconds")
+    state = FINISHED_STATES[fin.result]
+    record = deployments
+    for entry in deployments.of_run(fin.run_id):
+        if entry.state in PASSED:
             record = record.with_entry(_replace(entry, state=state, at=at,
                                                 run_url=fin.run_url or entry.run_url))
-        if record != deployments:
-            rt.jira.set_issue_property(key, DEPLOYMENTS_KEY, record.to_json())
-        link = remote_link(record.of_run(fin.run_id)[-1])
-        if link is not None:
-            rt.jira.upsert_remote_link(key, link)
-        role = rt.site.status_role(change.status_id)
-        outcome = outcome_for(fin.result, rt.policy.outcomes)
-        outcome_field = rt.site.field_ids[FieldRole.OUTCOME]
-        action = "recorded"
-        if fin.is_last and role is StatusRole.IMPLEMENTING:
-            to_status = rt.site.status_ids[StatusRole.IMPLEMENTED]
-            transition = find_transition(rt, key, to_status, issue)
-            if transition is not None:
-                rt.jira.transition_issue(key, transition,
-                                         fields={outcome_field: {"value": outcome}})
-                _announce(rt, key, to_status)
-                action = "implemented"
-        elif role is StatusRole.IMPLEMENTED and change.option(FieldRole.OUTCOME) is None:
-            rt.jira.update_issue_fields(key, {outcome_field: {"value": outcome}})
-            action = "outcome set"
+    if record != deployments:
+        rt.jira.set_issue_property(key, DEPLOYMENTS_KEY, record.to_json())
+    link = remote_link(record.of_run(fin.run_id)[-1])
+    if link is not None:
+        rt.jira.upsert_remote_link(key, link)
+    role = rt.site.status_role(change.status_id)
+    outcome = outcome_for(fin.result, rt.policy.outcomes)
+    outcome_field = rt.site.field_ids[FieldRole.OUTCOME]
+    action = "recorded"
+    if fin.is_last and role is StatusRole.IMPLEMENTING:
+        to_status = rt.site.status_ids[StatusRole.IMPLEMENTED]
+        transition = find_transition(rt, key, to_status, issue)
+        if transition is not None:
+            rt.jira.transition_issue(key, transition,
+                                     fields={outcome_field: {"value": outcome}})
+            _announce(rt, key, to_status)
+            action = "implemented"
+    elif role is StatusRole.IMPLEMENTED and change.option(FieldRole.OUTCOME) is None:
+        rt.jira.update_issue_fields(key, {outcome_field: {"value": outcome}})
+        action = "outcome set"
     logger.info("deployment finished", extra={"issue_key": key, "run_id": fin.run_id,
                                               "result": fin.result.value, "action": action})
     return {"action": action, "issue_key": key, "outcome": outcome}
@@ -150,7 +162,9 @@ def flag_ungated(request: dict[str, Any], *, runtime: Runtime | None = None) -> 
     if not rt.policy.deploy.gates(req.environment):
         return {"action": "not gated"}
     marker = rt.settings.key("gate-ungated", req.deployment_id)
-    stored = rt.redis.get(_run_key(rt, req.run_id))  # the change the gate let the run deploy
+    stored = rt.redis.get(run_key(rt, req.run_id))  # the change the gate let the run deploy
+    if stored is None and req.vendor is Vendor.GITHUB and "run_id" in dict(req.reply):
+        req = _with_run_texts(rt, req)  # the head commit message may name the change
     key = stored.decode() if stored is not None else resolve_change(
         req.explicit_key, req.texts, rt.policy.scope_project_keys).key
     deployments, browse = DeploymentsRecord(), None
@@ -246,7 +260,7 @@ def _judge_for_change(rt: Runtime, key: str, req: DeployRequest) -> dict[str, An
         if decision.verdict is GateVerdict.ALLOW and req.run_id:
             # The run's start and end name the run only: remember whose deployment it carries
             # out before the pipeline hears "go" (its start is checked against this at once).
-            rt.redis.set(_run_key(rt, req.run_id), key, ex=RUN_TTL_SECONDS)
+            rt.redis.set(run_key(rt, req.run_id), key, ex=RUN_TTL_SECONDS)
         _answer(rt, req, decision)
         forget_waiting(rt, key, req.deployment_id)
         if decision.verdict is GateVerdict.ALLOW:
@@ -323,9 +337,17 @@ def _answer(rt: Runtime, req: DeployRequest, decision: GateDecision) -> None:
             logger.info("deployment already decided on GitHub", extra={
                 "deployment_id": req.deployment_id, "error": str(exc)})
     elif decision.verdict is not GateVerdict.WAIT:  # GitLab keeps a waiting deployment blocked
-        rt.gitlab.decide_deployment(req.reply_value("project_id"),
-                                    int(req.reply_value("deployment_id")),
-                                    REVIEW_STATES[decision.verdict], decision.reason)
+        try:
+            rt.gitlab.decide_deployment(req.reply_value("project_id"),
+                                        int(req.reply_value("deployment_id")),
+                                        REVIEW_STATES[decision.verdict], decision.reason)
+        except GitLabError as exc:
+            # 400: the deployment no longer waits for approval (decided by another judgement
+            # of it, or canceled on GitLab). Nothing is left to answer.
+            if exc.status != 400:
+                raise
+            logger.info("deployment already decided on GitLab", extra={
+                "deployment_id": req.deployment_id, "error": str(exc)})
 
 
 def _with_run_texts(rt: Runtime, req: DeployRequest) -> DeployRequest:
@@ -339,10 +361,6 @@ def _with_run_texts(rt: Runtime, req: DeployRequest) -> DeployRequest:
 
 def _replace(entry: DeploymentEntry, **changes: Any) -> DeploymentEntry:
     return dataclasses.replace(entry, **changes)
-
-
-def _run_key(rt: Runtime, run_id: str) -> str:
-    return rt.settings.key("gate-run", run_id)
 
 
 def _queue(rt: Runtime) -> Queue:

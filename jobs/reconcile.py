@@ -16,6 +16,7 @@ from worker import runtime as runtime_module
 from worker.runtime import Runtime
 
 from .enqueue import enqueue_once
+from .gitlab_sweep import recheck_gitlab
 from .issue_session import MARKER_TTL_SECONDS
 from .waiting_deployments import changes_with_waiting
 
@@ -49,10 +50,13 @@ def sweep(now: datetime, *, runtime: Runtime | None = None, page_size: int = 50)
     rechecked = [key for key in changes_with_waiting(rt) if enqueue_once(
         queue, JobName.RELEASE_WAITING, f"{rt.settings.namespace}-release-{key}-sweep-{minute}",
         {"issue_key": key})]
+    # GitLab sends no hook when a deployment becomes blocked: ask it which ones it holds.
+    held = recheck_gitlab(rt, queue, minute) if rt.gitlab is not None else []
     logger.info("sweep done", extra={"since": since.isoformat(), "searched": searched,
-                                     "recovered": len(recovered), "rechecked": len(rechecked)})
+                                     "recovered": len(recovered), "rechecked": len(rechecked),
+                                     "gitlab_rechecked": len(held)})
     return {"since": since.isoformat(), "searched": searched, "recovered": recovered,
-            "rechecked": rechecked}
+            "rechecked": rechecked, "gitlab_rechecked": held}
 
 
 def _recover(rt: Runtime, queue: Queue, key: str, updated: datetime | None) -> list[str]:

@@ -43,6 +43,12 @@ def has_waiting(rt: Runtime, change_key: str) -> bool:
     return bool(rt.redis.exists(rt.settings.key("gate-waiting", change_key)))
 
 
+def run_key(rt: Runtime, run_id: str) -> str:
+    """Return the Redis key naming the change a run's deployment was allowed for (set by the
+    gate before the pipeline hears "go"; read when the run starts and ends)."""
+    return rt.settings.key("gate-run", run_id)
+
+
 def changes_with_waiting(rt: Runtime) -> list[str]:
     """Return the keys of the changes that deployments wait for."""
     return sorted(k.decode() for k in rt.redis.smembers(rt.settings.key(INDEX)))

@@ -100,6 +100,7 @@ class DeployFinish:
     run_url: str = ""
     explicit_key: str | None = None  # the generic gate may name the change again
     finished_at: str = ""
+    environment: str = ""  # where it deployed, when the pipeline says (the generic gate)
 
     def to_json(self) -> dict[str, Any]:
         """Return the JSON form RQ job arguments keep."""

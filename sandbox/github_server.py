@@ -149,6 +149,7 @@ class SandboxGitHub:
         self.rejected: list[GitHubRejection] = []
         self.tokens_minted = 0
         self._next_run_id = 30_000_001
+        self._next_status_id = 40_000_001
         self._serving: ServingThread | None = None
         self.api_url = ""
         self._routes = Map([
@@ -340,6 +341,58 @@ class SandboxGitHub:
             "sender": shapes.user(api, run.triggering_actor),
         }
 
+    def deployment_status_payload(self, run: WorkflowRun, environment: str, state: str, *,
+                                  with_run: bool = True,
+                                  log_url: str | None = None) -> dict[str, Any]:
+        """Return a `deployment_status` `created` payload: the deployment of ``run``'s job to
+        ``environment`` moved to ``state`` (queued, in_progress, success, failure, ...).
+
+        ``with_run`` False: a deployment another tool made through the API, with no
+        ``workflow_run`` (its ``log_url``, "" by default, is the tool's page). A workflow job's
+        status links its job's log, and the run is in progress until it completes.
+        """
+        api = self.api_url
+        number = shapes.object_id(f"{run.id}:{environment}")  # as the protection rule names it
+        base = f"{api}/repos/{run.full_name}"
+        with self._lock:
+            status_id = self._next_status_id
+            self._next_status_id += 1
+            stored = self._runs[run.id]
+            if with_run and stored.status != "completed":
+                stored.status = "in_progress"
+            run = dataclasses.replace(stored)
+            pulls = [shapes.pull_request(api, run.owner, run.repo, p)
+                     for p in self._pulls.get((run.full_name, run.head_sha), [])]
+        job = shapes.object_id(f"{run.full_name}:job:{run.id}:{environment}")
+        link = f"{run.html_url}/job/{job}" if with_run else ""
+        now = _iso(_now())
+        payload: dict[str, Any] = {
+            "action": "created",
+            "deployment_status": {
+                "url": f"{base}/deployments/{number}/statuses/{status_id}", "id": status_id,
+                "node_id": shapes.node_id("DeploymentStatus", status_id), "state": state,
+                # Actions writes a job's deployment statuses as its own bot.
+                "creator": shapes.user(api, "github-actions[bot]", kind="Bot")
+                if with_run else shapes.user(api, run.triggering_actor),
+                "description": "", "environment": environment,
+                "target_url": link if log_url is None else log_url,
+                "log_url": link if log_url is None else log_url, "environment_url": "",
+                "created_at": now, "updated_at": now,
+                "deployment_url": f"{base}/deployments/{number}", "repository_url": base,
+            },
+            "deployment": shapes.deployment(api, run, environment, number, run.created_at),
+            "repository": shapes.repository(api, run.owner, run.repo),
+            "organization": shapes.organization(api, run.owner),
+            "installation": shapes.installation(self._installation_of(run.owner)),
+            "sender": shapes.user(api, run.triggering_actor),
+        }
+        if with_run:
+            # The run as a deployment status shows it: no head commit.
+            payload["workflow"] = shapes.workflow(api, run)
+            payload["workflow_run"] = {**shapes.workflow_run(api, run, pulls, now),
+                                       "head_commit": None}
+        return payload
+
     def deliver_protection_rule(self, url: str, run: WorkflowRun, environment: str, *,
                                 delivery_id: str | None = None,
                                 pull_requests: list[PullRequest] | None = None,
@@ -357,6 +410,15 @@ class SandboxGitHub:
         """POST a signed `workflow_run` `completed` delivery to ``url``."""
         return self.deliver(url, "workflow_run", self.workflow_run_payload(run, conclusion),
                             delivery_id=delivery_id)
+
+    def deliver_deployment_status(self, url: str, run: WorkflowRun, environment: str,
+                                  state: str, *, delivery_id: str | None = None,
+                                  with_run: bool = True,
+                                  log_url: str | None = None) -> requests.Response:
+        """POST a signed `deployment_status` `created` delivery to ``url``."""
+        payload = self.deployment_status_payload(run, environment, state, with_run=with_run,
+                                                 log_url=log_url)
+        return self.deliver(url, "deployment_status", payload, delivery_id=delivery_id)
 
     def deliver(self, url: str, event: str, payload: dict[str, Any] | bytes, *,
                 delivery_id: str | None = None, signature: str | None = None,

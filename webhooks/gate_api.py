@@ -134,7 +134,8 @@ def gate_finished() -> ResponseReturnValue:
         return _refuse(exc)
     finish = DeployFinish(vendor=Vendor.GENERIC, run_id=run_id, result=DeployResult(outcome),
                           is_last=last, run_url=strings["run_url"],
-                          explicit_key=strings["change"] or None, finished_at=_now())
+                          explicit_key=strings["change"] or None, finished_at=_now(),
+                          environment=strings["environment"])
     job_id = finish_job_id(svc.settings.namespace, run_id, uuid.uuid4().hex)
     log = {"pipeline": pipeline, "run_id": run_id, "job_id": job_id}
     try:

@@ -29,6 +29,10 @@ bp = Blueprint("github", __name__)
 SIGNATURE_HEADER = "X-Hub-Signature-256"
 PROTECTION_RULE = ("deployment_protection_rule", "requested")
 RUN_COMPLETED = ("workflow_run", "completed")
+DEPLOYMENT_STATUS = ("deployment_status", "created")
+# A deployment that started (or, reported by a tool in one step, is done): the gate must have
+# let it through. Queued, pending, waiting, failure, error and inactive say nothing of that.
+STARTED_STATES = ("in_progress", "success")
 # The callback GitHub gives is the only place the payload names the run; GHES prefixes /api/v3.
 CALLBACK_PATH = re.compile(
     r"/repos/(?P<owner>[^/]+)/(?P<repo>[^/]+)/actions/runs/(?P<run_id>\d+)"
@@ -111,6 +115,63 @@ def deploy_finish(payload: dict[str, Any]) -> DeployFinish:
         run_url=_text(run.get("html_url")), finished_at=_text(run.get("updated_at")))
 
 
+def deployment_state(payload: dict[str, Any]) -> str:
+    """Return the new state of a `deployment_status` `created` delivery."""
+    state = _text(_object(payload, "deployment_status").get("state"))
+    if not state:
+        raise MalformedDelivery("deployment_status event lacks deployment_status.state")
+    return state
+
+
+def deploy_started(payload: dict[str, Any]) -> DeployRequest:
+    """Return a deployment a `deployment_status` delivery reports started, for the check that
+    the gate let it through.
+
+    A workflow job's deployment carries its run (``workflow_run``): it is named as the
+    protection rule named it, so the run the gate allowed is recognised. A deployment another
+    tool made through the API has no run: it is named by its own id.
+    """
+    status = _object(payload, "deployment_status")
+    deployment = _object(payload, "deployment")
+    run = _object(payload, "workflow_run")
+    full_name = _text(_object(payload, "repository").get("full_name"))
+    environment = _text(status.get("environment")) or _text(deployment.get("environment"))
+    missing = [name for name, ok in (
+        ("deployment.id", _number(deployment.get("id"))),
+        ("deployment_status.environment", bool(environment)),
+        ("repository.full_name", full_name.count("/") == 1),
+        ("installation.id", _number(_object(payload, "installation").get("id"))),
+        ("workflow_run.id", not run or _number(run.get("id")))) if not ok]
+    if missing:
+        raise MalformedDelivery(f"deployment_status event lacks {', '.join(missing)}")
+    owner, repo = full_name.split("/")
+    ref = _text(deployment.get("ref"))
+    if run:
+        run_id = f"github:{full_name}:run:{run['id']}"
+        deployment_id = f"{run_id}:{environment}"
+        texts = (_text(run.get("display_title")), _text(deployment.get("description")),
+                 _text(run.get("head_branch")) or ref.removeprefix("refs/heads/"))
+        run_url = _text(run.get("html_url"))
+        answer = ("run_id", str(run["id"]))
+    else:
+        run_id = deployment_id = f"github:{full_name}:deployment:{deployment['id']}"
+        texts = (_text(deployment.get("description")), ref.removeprefix("refs/heads/"))
+        run_url = _text(status.get("log_url")) or _text(status.get("target_url"))
+        answer = ("deployment_id", str(deployment["id"]))
+    # Who started it: the run's triggering actor, else whoever made the deployment.
+    actor = (_object(run, "triggering_actor") or _object(deployment, "creator")
+             or _object(payload, "sender"))
+    return DeployRequest(
+        vendor=Vendor.GITHUB, deployment_id=deployment_id, run_id=run_id,
+        environment=environment, texts=tuple(t for t in texts if t),
+        sha=_text(deployment.get("sha")), ref=ref, run_url=run_url,
+        triggered_by=_text(actor.get("login")),
+        reply=(("installation_id", str(payload["installation"]["id"])), ("owner", owner),
+               ("repo", repo), answer),
+        requested_at=_text(status.get("created_at")),
+    )
+
+
 @bp.post("/webhooks/github")
 def github_webhook() -> ResponseReturnValue:
     """Turn one GitHub App delivery into at most one enqueued job, answering in milliseconds."""
@@ -148,10 +209,23 @@ def github_webhook() -> ResponseReturnValue:
             job = JobRequest(JobName.FINISH_DEPLOYMENT,
                              finish_job_id(svc.settings.namespace, finish.run_id, delivery),
                              {"finish": finish.to_json()})
+        elif route == DEPLOYMENT_STATUS:
+            state = deployment_state(payload)
+            if state not in STARTED_STATES:
+                return ignored(svc, log, (
+                    f"deployment status {state!r}: the gate checks only a deployment that "
+                    f"started ({' or '.join(STARTED_STATES)}) against what it allowed"))
+            # Allowed by the gate, or never asked: the job tells which, and flags the latter.
+            started = deploy_started(payload)
+            job = JobRequest(JobName.FLAG_UNGATED,
+                             gate_job_id(svc.settings.namespace,
+                                         f"ungated:{started.deployment_id}", delivery),
+                             {"request": started.to_json()})
         else:
             return ignored(svc, log, (
                 f"event {event!r} action {route[1]!r}: the gate acts only on "
-                "deployment_protection_rule requested and workflow_run completed"))
+                "deployment_protection_rule requested, workflow_run completed and "
+                "deployment_status created"))
     except MalformedDelivery as exc:
         return refuse(svc, log, 400, "malformed", str(exc))
     return enqueue_delivery(svc, log, delivery, [job])

@@ -13,12 +13,14 @@ from typing import Any
 from flask import Blueprint, request
 from flask.typing import ResponseReturnValue
 
+from jobs.gitlab_sweep import remember_project
 from rules.deployment import DeployFinish, DeployRequest, DeployResult, Vendor
 from rules.job_names import JobName, finish_job_id, gate_job_id
 from worker.metrics import count
 
 from . import enqueue
-from .delivery import enqueue_delivery, error, ignored, read_body, refuse, too_large
+from .delivery import (REDIS_DOWN, enqueue_delivery, error, ignored, read_body, refuse,
+                       too_large)
 from .router import JobRequest
 from .views import services
 
@@ -194,6 +196,13 @@ def gitlab_webhook() -> ResponseReturnValue:
         payload = parse_hook(event, body)
     except MalformedHook as exc:
         return refuse(svc, log, 400, "malformed", str(exc))
+    try:
+        # The reconciliation sweep lists the held deployments of the projects heard from.
+        remember_project(svc, _field(payload, SHAPES[event][3][1]))
+    except REDIS_DOWN:
+        # Only the sweep's reach is lost, until the project's next hook (a hook to enqueue
+        # gets its 503 below, and GitLab's retry comes back).
+        logger.warning("gitlab project not remembered", extra=log, exc_info=True)
     # GitLab keeps the Idempotency-Key across retries (17.4+); older ones resend the same body.
     delivery = enqueue.delivery_id(key and f"gitlab-{key}", body)
     ns = svc.settings.namespace

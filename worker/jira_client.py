@@ -335,6 +335,11 @@ class JiraClient:
                      params={"notifyUsers": "false"},
                      json={"update": {"labels": [{"add": label}]}})
 
+    def update_issue_fields(self, key: str, fields: Mapping[str, Any]) -> None:
+        """Set fields of the issue (ids as keys, REST v3 values), without notifying watchers."""
+        self.request("PUT", f"rest/api/3/issue/{_seg(key)}", params={"notifyUsers": "false"},
+                     json={"fields": dict(fields)})
+
     def upsert_remote_link(self, key: str, link: Mapping[str, Any]) -> dict:
         """Link the issue to a remote object; return the link's id and self.
 

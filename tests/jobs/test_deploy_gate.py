@@ -14,6 +14,7 @@ from jobs.deploy_gate import finish_deployment, flag_ungated, judge_deployment
 from jobs.waiting_deployments import waiting_for
 from rules.deployment import PROPERTY_KEY, DeployFinish, DeployRequest, DeployResult, Vendor
 from rules.policy import FieldRole
+from worker.gitlab_client import GitLabClient
 
 from ..builders import COMPLETE, bot_calls
 
@@ -219,7 +220,23 @@ def test_the_end_of_a_run_is_written_back_to_its_change(jira, runtime, result, l
 def test_the_end_of_a_run_the_gate_never_allowed_changes_nothing(runtime):
     finish = DeployFinish(vendor=Vendor.GITHUB, run_id="github:acme/shop:run:1",
                           result=DeployResult.SUCCESS)
-    assert finish_deployment(finish.to_json(), runtime=runtime) == {"action": "not gated"}
+    assert finish_deployment(finish.to_json(), runtime=runtime) == {"action": "not gated",
+                                                                     "issue_key": None}
+
+
+def test_a_pipeline_reporting_a_deployment_the_gate_never_allowed_is_flagged(jira, slack,
+                                                                            runtime):
+    key = change(jira, "Approved")
+    finish = DeployFinish(vendor=Vendor.GENERIC, run_id="generic:jenkins:77",
+                          result=DeployResult.SUCCESS, explicit_key=key,
+                          environment="production", run_url="https://ci.example.com/77")
+    assert finish_deployment(finish.to_json(), runtime=runtime) == {"action": "flagged",
+                                                                     "issue_key": key}
+    assert jira.status_of(key) == "Approved"  # not taken for the change's implementation
+    [comment] = jira.comments(key)
+    assert "pipeline run https://ci.example.com/77" in comment["text"]
+    [alert] = slack.messages
+    assert alert.text.startswith(":warning: A deployment to production ran without passing")
 
 
 def gitlab_started(change_key: str | None, *, environment: str = ENV, job: int = 796) -> dict:
@@ -307,3 +324,23 @@ def test_a_declared_standard_template_makes_the_change_the_deployment_carries_ou
         assert got["reason"].startswith(f"{got['change']}{reason}"), got["reason"]
     else:
         assert got["change"] is None and reason in got["reason"]
+
+
+def test_a_gitlab_deployment_decided_meanwhile_is_not_answered_twice(jira, runtime,
+                                                                     gitlab_sandbox,
+                                                                     gitlab_project):
+    """Two judgements of one held deployment (a hook and the sweep): the second finds it no
+    longer waiting (GitLab answers 400) and ends without error."""
+    rt = dataclasses.replace(runtime, gitlab=GitLabClient(
+        gitlab_sandbox.url, gitlab_sandbox.bot.token, backoff_base=0.01))
+    key = change(jira, "Approved")
+    held = gitlab_sandbox.add_deployment(gitlab_project, "production")
+    request = DeployRequest(
+        vendor=Vendor.GITLAB, deployment_id=f"gitlab:7:job:{held.job_id}",
+        run_id=f"gitlab:7:job:{held.job_id}", environment=ENV, explicit_key=key,
+        reply=(("deployment_id", str(held.id)), ("job_id", str(held.job_id)),
+               ("project_id", "7")))
+    assert judge_deployment(request.to_json(), runtime=rt)["decision"] == "allow"
+    assert judge_deployment(request.to_json(), runtime=rt)["decision"] == "allow"
+    assert [a.status for a in gitlab_sandbox.approvals] == ["approved"]
+    assert [r.status for r in gitlab_sandbox.take_rejections()] == [400]

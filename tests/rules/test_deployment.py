@@ -113,10 +113,12 @@ FINISH = DeployFinish(Vendor.GITLAB, "gitlab:7:deployment:15", DeployResult.ROLL
                       explicit_key="CHG-7", finished_at="2026-12-01T10:45:00+00:00")
 FINISH_JSON = {"vendor": "gitlab", "run_id": "gitlab:7:deployment:15", "result": "rolled_back",
                "is_last": False, "run_url": "https://gitlab.example.com/acme/shop/-/jobs/9",
-               "explicit_key": "CHG-7", "finished_at": "2026-12-01T10:45:00+00:00"}
+               "explicit_key": "CHG-7", "finished_at": "2026-12-01T10:45:00+00:00",
+               "environment": ""}
 BARE_FINISH = DeployFinish(Vendor.GITHUB, "github:acme/shop:run:42", DeployResult.SUCCESS)
 BARE_FINISH_JSON = {"vendor": "github", "run_id": "github:acme/shop:run:42", "result": "success",
-                    "is_last": True, "run_url": "", "explicit_key": None, "finished_at": ""}
+                    "is_last": True, "run_url": "", "explicit_key": None, "finished_at": "",
+                    "environment": ""}
 
 
 @pytest.mark.parametrize("finish, expected", [(FINISH, FINISH_JSON),

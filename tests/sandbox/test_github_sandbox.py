@@ -395,6 +395,71 @@ def test_a_workflow_run_completed_delivery_is_githubs_model(github, receiver, co
     assert (github.run(run.id).status, github.run(run.id).conclusion) == ("completed", conclusion)
 
 
+STATES = ["queued", "in_progress", "success", "failure", "error", "inactive"]
+
+
+@pytest.mark.parametrize("state", STATES)
+def test_a_workflow_jobs_deployment_status_delivery_is_githubs_model(github, receiver, state):
+    github.add_pull_request(number=42, title="CHG-7 Rotate certificates", head_ref="feature/x",
+                            head_sha=SHA)
+    run = github.add_run(head_sha=SHA, display_title="CHG-7 Rotate certificates",
+                         triggering_actor="bob", environments=())
+
+    response = github.deliver_deployment_status(receiver.url, run, "production", state)
+
+    [received] = receiver.received
+    model = githubkit.webhooks.parse_obj("deployment_status", received.json)
+    status, deployment, flow = model.deployment_status, model.deployment, model.workflow_run
+    job_log = received.json["deployment_status"]["log_url"]
+    assert (response.status_code, received.headers["X-Github-Event"],
+            type(model).__name__, model.action) == (
+        200, "deployment_status", "WebhookDeploymentStatusCreated", "created")
+    assert (status.state, status.environment, status.target_url, status.creator.login) == (
+        state, "production", job_log, "github-actions[bot]")
+    assert re.fullmatch(rf"https://github\.com/acme/shop/actions/runs/{run.id}/job/\d+", job_log)
+    # The deployment the protection rule would have named, had the environment one.
+    assert (deployment.id, deployment.sha, deployment.ref, deployment.environment,
+            deployment.creator.login) == (
+        github.protection_rule_payload(run, "production")["deployment"]["id"], SHA, "main",
+        "production", "bob")
+    assert (flow.id, flow.html_url, flow.display_title, flow.head_branch, flow.head_sha,
+            flow.status, [p.number for p in flow.pull_requests]) == (
+        run.id, run.html_url, "CHG-7 Rotate certificates", "main", SHA, "in_progress", [42])
+    assert received.json["workflow_run"]["head_commit"] is None
+    assert (model.workflow.id, model.installation.id, model.sender.login) == (
+        received.json["workflow_run"]["workflow_id"], github.installation_id, "bob")
+    assert github.run(run.id).status == "in_progress"
+
+
+@pytest.mark.parametrize("state", STATES)
+def test_a_deployment_status_made_through_the_api_has_no_run(github, receiver, state):
+    run = github.add_run(environments=())
+
+    github.deliver_deployment_status(receiver.url, run, "production", state, with_run=False,
+                                     log_url="https://ci.example.com/job/deploy/9/")
+
+    [received] = receiver.received
+    model = githubkit.webhooks.parse_obj("deployment_status", received.json)
+    assert ("workflow_run" in received.json, "workflow" in received.json) == (False, False)
+    assert (model.deployment_status.state, model.deployment_status.log_url,
+            model.deployment_status.target_url) == (
+        state, "https://ci.example.com/job/deploy/9/", "https://ci.example.com/job/deploy/9/")
+    assert github.run(run.id).status == "waiting"  # no workflow job of it deployed
+
+
+def test_each_deployment_status_is_a_new_one_and_a_completed_run_stays_completed(github):
+    run = github.add_run(environments=())
+    github.workflow_run_payload(run, "success")
+
+    first = github.deployment_status_payload(run, "production", "success")
+    later = github.deployment_status_payload(run, "production", "inactive")
+
+    assert later["deployment_status"]["id"] == first["deployment_status"]["id"] + 1
+    assert later["deployment"]["id"] == first["deployment"]["id"]
+    assert (later["workflow_run"]["status"], github.run(run.id).status) == (
+        "completed", "completed")
+
+
 @pytest.mark.parametrize(("options", "header"), [
     ({"signature": "sha256=" + "0" * 64}, "sha256=" + "0" * 64),
     ({"signature": ""}, None),

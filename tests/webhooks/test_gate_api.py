@@ -310,16 +310,16 @@ def test_redis_down_on_finished_is_503(redis_url, namespace, queue):
 @pytest.mark.parametrize(("body", "finish"), [
     ({"deployment_id": "42", "outcome": "success"},
      {"run_id": "generic:jenkins:42", "result": "success", "is_last": True, "run_url": "",
-      "explicit_key": None}),
+      "explicit_key": None, "environment": ""}),
     ({"run_url": "https://ci.example.com/job/shop/42/", "outcome": "failure", "last": False,
       "change": "CHG-123", "sha": "4f2a", "environment": "production"},
      {"run_id": "generic:jenkins:https://ci.example.com/job/shop/42/", "result": "failure",
       "is_last": False, "run_url": "https://ci.example.com/job/shop/42/",
-      "explicit_key": "CHG-123"}),
+      "explicit_key": "CHG-123", "environment": "production"}),
     ({"sha": "4f2a9c1e", "environment": "production", "outcome": "rolled_back", "last": True,
       "change": ""},
      {"run_id": "generic:jenkins:4f2a9c1e:production", "result": "rolled_back", "is_last": True,
-      "run_url": "", "explicit_key": None}),
+      "run_url": "", "explicit_key": None, "environment": "production"}),
 ], ids=["success-by-deployment-id", "failure-not-last-by-run-url", "rolled-back-by-sha"])
 def test_finished_enqueues_the_record_of_the_run(app, queue, namespace, body, finish):
     before = datetime.now(timezone.utc)

@@ -3,6 +3,7 @@ import hmac
 import io
 import json
 import logging
+import re
 
 import pytest
 from githubkit.webhooks import sign
@@ -15,7 +16,6 @@ from tests.builders import make_settings, queued
 from tests.github_fixtures import github_settings
 from tests.redis_cut import RedisCut
 from webhooks import enqueue
-from webhooks import github as github_webhook
 from webhooks.app import create_app
 
 SHA = "3f1c2a9d8e7b6a5f4e3d2c1b0a9f8e7d6c5b4a39"
@@ -26,10 +26,7 @@ PATH = "/webhooks/github"
 
 def make_app(redis_url, namespace, github, redis_client=None, **overrides):
     settings = make_settings(redis_url, namespace, **{**github_settings(github), **overrides})
-    app = create_app(settings, redis_client=redis_client)
-    if "github" not in app.blueprints:  # until webhooks/app.py registers it
-        app.register_blueprint(github_webhook.bp)
-    return app
+    return create_app(settings, redis_client=redis_client)
 
 
 @pytest.fixture
@@ -250,7 +247,7 @@ def test_a_completed_run_enqueues_its_finish(github, web, run, queue, namespace,
         "vendor": "github", "run_id": f"github:acme/shop:run:{run.id}", "result": result,
         "is_last": True, "run_url": f"https://github.com/acme/shop/actions/runs/{run.id}",
         "explicit_key": None,
-        "finished_at": delivered.payload["workflow_run"]["updated_at"]}})
+        "finished_at": delivered.payload["workflow_run"]["updated_at"], "environment": ""}})
 
 
 def test_a_completed_run_without_its_id_is_400(github, app, run, queue):
@@ -271,7 +268,8 @@ def test_a_completed_run_without_its_id_is_400(github, app, run, queue):
     ("deployment_protection_rule", "completed",
      "event 'deployment_protection_rule' action 'completed'"),
     ("", "requested", "event '' action 'requested'"),
-], ids=["push", "run-requested", "other-action", "no-event-header"])
+    ("deployment_status", "updated", "event 'deployment_status' action 'updated'"),
+], ids=["push", "run-requested", "other-action", "no-event-header", "status-not-created"])
 def test_other_events_are_ignored(github, app, run, queue, event, action, reason):
     payload = {"action": action} if action else {"ref": "refs/heads/main"}
 
@@ -279,7 +277,140 @@ def test_other_events_are_ignored(github, app, run, queue, event, action, reason
 
     assert (response.status_code, response.json) == (200, {
         "status": "ignored", "reason": reason + ": the gate acts only on "
-        "deployment_protection_rule requested and workflow_run completed"})
+        "deployment_protection_rule requested, workflow_run completed and "
+        "deployment_status created"})
+    assert queue.job_ids == []
+
+
+# A deployment GitHub reports started: the gate checks that it let it through.
+
+TITLE = "CHG-7 Rotate the edge certificates (#42)"
+API_DEPLOY = "https://ci.example.com/job/deploy/9/"
+
+
+@pytest.fixture
+def titled_run(github):
+    """A run whose title names the change, deploying to an environment with no rule."""
+    return github.add_run(head_sha=SHA, head_branch="main", display_title=TITLE, actor="alice",
+                          triggering_actor="bob", environments=(), created_at=CREATED)
+
+
+def ungated_id(namespace, deployment_id, delivery=DELIVERY):
+    """The id of the FLAG_UNGATED job of one deployment's status delivery."""
+    part = f"ungated:{deployment_id}"
+    return (f"{namespace}-gate-{re.sub(r'[^A-Za-z0-9]', '_', part)}_{_digest(part)}-"
+            + _safe(f"github-{delivery}"))
+
+
+@pytest.mark.parametrize("state", ["in_progress", "success"])
+def test_a_deployment_reported_started_is_checked_against_the_gate(
+        github, web, titled_run, queue, namespace, state):
+    response = github.deliver_deployment_status(web, titled_run, "production", state,
+                                                delivery_id=DELIVERY)
+
+    # Named as the protection rule names it: the run the gate allowed is recognised.
+    job_id = ungated_id(namespace, f"github:acme/shop:run:{titled_run.id}:production")
+    assert (response.status_code, response.json()) == (
+        202, {"status": "enqueued", "job_ids": [job_id]})
+    assert queue.job_ids == [job_id]
+    [delivered] = github.deliveries
+    job = Job.fetch(job_id, connection=queue.connection)
+    assert (job.func_name, job.args, job.kwargs) == (
+        JobName.FLAG_UNGATED.value, (), {"request": request_json(
+            github, titled_run, texts=[TITLE, "main"],
+            requested_at=delivered.payload["deployment_status"]["created_at"])})
+
+
+@pytest.mark.parametrize("state", ["queued", "pending", "waiting", "failure", "error",
+                                   "inactive"])
+def test_a_deployment_status_other_than_started_is_ignored(github, web, titled_run, queue,
+                                                           state):
+    response = github.deliver_deployment_status(web, titled_run, "production", state)
+
+    assert (response.status_code, response.json()) == (200, {
+        "status": "ignored", "reason": f"deployment status {state!r}: the gate checks only a "
+        "deployment that started (in_progress or success) against what it allowed"})
+    assert queue.job_ids == []
+
+
+@pytest.mark.parametrize(("log_url", "drop", "run_url", "triggered_by"), [
+    (API_DEPLOY, None, API_DEPLOY, "bob"),
+    (API_DEPLOY, ("deployment_status", "log_url"), API_DEPLOY, "bob"),
+    ("", ("deployment", "creator"), "", "carol"),
+], ids=["log-url", "target-url-only", "no-link-no-creator"])
+def test_a_deployment_made_through_the_api_is_named_by_its_own_id(
+        github, app, titled_run, queue, namespace, log_url, drop, run_url, triggered_by):
+    payload = github.deployment_status_payload(titled_run, "production", "in_progress",
+                                               with_run=False, log_url=log_url)
+    payload["sender"] = {**payload["sender"], "login": "carol"}
+    if drop is not None:
+        del payload[drop[0]][drop[1]]
+    number = payload["deployment"]["id"]
+    deployment_id = f"github:acme/shop:deployment:{number}"
+
+    response = post(app.test_client(), payload, event="deployment_status")
+
+    assert (response.status_code, queue.job_ids) == (202, [ungated_id(namespace, deployment_id)])
+    assert queued(queue) == [(JobName.FLAG_UNGATED.value, {"request": request_json(
+        github, titled_run, deployment_id=deployment_id, run_id=deployment_id, texts=["main"],
+        run_url=run_url, triggered_by=triggered_by,
+        reply={"installation_id": str(github.installation_id), "owner": "acme", "repo": "shop",
+               "deployment_id": str(number)},
+        requested_at=payload["deployment_status"]["created_at"])})]
+
+
+def test_the_deployments_environment_description_and_ref_stand_in(github, app, titled_run,
+                                                                   queue):
+    payload = github.deployment_status_payload(titled_run, "production", "success")
+    payload["deployment_status"]["environment"] = ""
+    payload["deployment"] = {**payload["deployment"], "description": "Deploy CHG-8 too",
+                             "ref": "refs/heads/release"}
+    payload["workflow_run"] = {**payload["workflow_run"], "head_branch": None,
+                               "triggering_actor": None}
+    payload["sender"] = {**payload["sender"], "login": "carol"}
+
+    response = post(app.test_client(), payload, event="deployment_status")
+
+    assert response.status_code == 202
+    assert queued(queue) == [(JobName.FLAG_UNGATED.value, {"request": request_json(
+        github, titled_run, texts=[TITLE, "Deploy CHG-8 too", "release"],
+        ref="refs/heads/release", requested_at=payload["deployment_status"]["created_at"])})]
+
+
+def test_the_same_deployment_status_delivery_twice_is_one_job(github, web, titled_run, queue,
+                                                              namespace):
+    first = github.deliver_deployment_status(web, titled_run, "production", "in_progress",
+                                             delivery_id=DELIVERY)
+    again = github.deliver_deployment_status(web, titled_run, "production", "in_progress",
+                                             delivery_id=DELIVERY)
+    success = github.deliver_deployment_status(web, titled_run, "production", "success",
+                                               delivery_id="d-2")
+
+    deployment_id = f"github:acme/shop:run:{titled_run.id}:production"
+    assert (first.status_code, again.status_code, again.json(), success.status_code) == (
+        202, 200, {"status": "duplicate"}, 202)
+    # Each status is its own job; the job flags a deployment once, however many arrive.
+    assert queue.job_ids == [ungated_id(namespace, deployment_id),
+                             ungated_id(namespace, deployment_id, "d-2")]
+
+
+@pytest.mark.parametrize(("payload", "error"), [
+    ({"action": "created"}, "deployment_status event lacks deployment_status.state"),
+    ({"action": "created", "deployment_status": {"state": ""}},
+     "deployment_status event lacks deployment_status.state"),
+    ({"action": "created", "deployment_status": {"state": "in_progress"}},
+     "deployment_status event lacks deployment.id, deployment_status.environment, "
+     "repository.full_name, installation.id"),
+    ({"action": "created", "deployment_status": {"state": "success"},
+      "deployment": {"id": 9, "environment": "production"},
+      "repository": {"full_name": "acme/shop"}, "installation": {"id": 1},
+      "workflow_run": {"id": "30000001"}},
+     "deployment_status event lacks workflow_run.id"),
+], ids=["no-status", "empty-state", "started-but-empty", "run-id-not-a-number"])
+def test_a_malformed_deployment_status_is_400(app, queue, payload, error):
+    response = post(app.test_client(), payload, event="deployment_status")
+
+    assert (response.status_code, response.json) == (400, {"error": error})
     assert queue.job_ids == []
 
 

@@ -20,7 +20,6 @@ from tests.builders import free_port, make_settings
 from tests.redis_cut import RedisCut
 from webhooks import enqueue
 from webhooks.app import create_app
-from webhooks.gitlab import bp
 from worker.gitlab_client import GitLabClient
 
 SECRET = "gitlab-hook-secret-4321"
@@ -67,12 +66,10 @@ def post(client, body, *, token=SECRET, event="Deployment Hook", key=KEY, raw=No
     return client.post(URL, data=raw if raw is not None else json.dumps(body), headers=headers)
 
 
-def app_for(redis_url, namespace, **overrides):
-    app = create_app(make_settings(redis_url, namespace,
-                                   **{"gitlab_webhook_secret": SECRET, **overrides}))
-    if "gitlab" not in app.blueprints:  # until webhooks/app.py registers it
-        app.register_blueprint(bp)
-    return app
+def app_for(redis_url, namespace, redis_client=None, **overrides):
+    return create_app(make_settings(redis_url, namespace,
+                                    **{"gitlab_webhook_secret": SECRET, **overrides}),
+                      redis_client=redis_client)
 
 
 @pytest.fixture
@@ -316,10 +313,7 @@ def test_a_delivery_not_remembered_still_answers_enqueued(redis_url, namespace, 
     key = f"{namespace}:delivery:gitlab-{KEY}"
     noting = f"SET\r\n${len(key)}\r\n{key}".encode()  # the command that notes the delivery
     with RedisCut(redis_url, noting, then_down=True) as cut:
-        app = create_app(make_settings(redis_url, namespace, gitlab_webhook_secret=SECRET),
-                         redis_client=enqueue.connect(cut.url))
-        if "gitlab" not in app.blueprints:
-            app.register_blueprint(bp)
+        app = app_for(redis_url, namespace, redis_client=enqueue.connect(cut.url))
         with caplog.at_level(logging.WARNING, logger="webhooks"):
             accepted = post(app.test_client(), hook())
 
@@ -646,3 +640,55 @@ def test_gitlabs_own_hooks_over_http_judge_flag_and_finish_one_run(gitlab_sandbo
     assert queued == sorted([(JobName.JUDGE_DEPLOYMENT.value, run),
                              (JobName.FLAG_UNGATED.value, run),
                              (JobName.FINISH_DEPLOYMENT.value, run)])
+
+
+# The projects heard from: the reconciliation sweep lists their held deployments
+
+REMEMBERED = [
+    ("a pipeline waiting as manual", pipeline_hook(), "Pipeline Hook", 202),
+    ("a pipeline running (ignored)", pipeline_hook("running"), "Pipeline Hook", 200),
+    ("a deployment started", hook("running"), "Deployment Hook", 202),
+    ("a deployment created (ignored)", hook("created"), "Deployment Hook", 200),
+    ("a job waiting as manual", job_hook(), "Job Hook", 202),
+    ("a job running (ignored)", job_hook("running"), "Job Hook", 200),
+]
+
+
+@pytest.mark.parametrize("body, event, status", [r[1:] for r in REMEMBERED],
+                         ids=[r[0] for r in REMEMBERED])
+def test_every_verified_hook_remembers_its_project(client, conn, namespace, body, event, status):
+    assert post(client, body, event=event).status_code == status
+    assert post(client, body, event=event).status_code == 200  # a redelivery: still one
+
+    assert conn.smembers(f"{namespace}:gitlab-projects") == {b"7"}
+
+
+NOT_REMEMBERED = [
+    ("a wrong token", dict(body=hook(), token="guess"), 401),
+    ("a malformed hook", dict(body=None, raw=json.dumps(hook(project=7)).encode()), 400),
+    ("another event", dict(body={"object_kind": "push", "project": {"id": 7}},
+                           event="Push Hook"), 200),
+]
+
+
+@pytest.mark.parametrize("delivery, status", [n[1:] for n in NOT_REMEMBERED],
+                         ids=[n[0] for n in NOT_REMEMBERED])
+def test_a_refused_or_foreign_hook_remembers_no_project(client, conn, namespace, delivery,
+                                                        status):
+    assert post(client, **delivery).status_code == status
+
+    assert conn.exists(f"{namespace}:gitlab-projects") == 0
+
+
+def test_a_project_not_remembered_still_enqueues(redis_url, namespace, queue, conn, caplog):
+    key = f"{namespace}:gitlab-projects"
+    remembering = f"SADD\r\n${len(key)}\r\n{key}".encode()
+    with RedisCut(redis_url, remembering) as cut:
+        app = app_for(redis_url, namespace, redis_client=enqueue.connect(cut.url))
+        with caplog.at_level(logging.WARNING, logger="webhooks"):
+            accepted = post(app.test_client(), hook())
+
+    assert (accepted.status_code, len(jobs(queue)), conn.exists(key)) == (202, 1, 0)
+    assert cut.cuts == 2  # the client's one retry, cut too
+    assert [r.message for r in caplog.records if r.name == "webhooks.gitlab"] == [
+        "gitlab project not remembered"]

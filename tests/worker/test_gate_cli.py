@@ -269,16 +269,17 @@ def queue_of(conn, namespace):
     (["--finished", "success", "--sha", "4f2a", "--env", "production"],
      "changeguard: recorded: success\n",
      {"run_id": "generic:jenkins:4f2a:production", "result": "success", "is_last": True,
-      "run_url": "", "explicit_key": None}),
+      "run_url": "", "explicit_key": None, "environment": "production"}),
     (["--finished", "failure", "--not-last", "--deployment-id", "42", "--change", "CHG-123",
       "--run-url", "https://ci.example.com/42"],
      "changeguard: recorded: failure; more deployments follow\n",
      {"run_id": "generic:jenkins:42", "result": "failure", "is_last": False,
-      "run_url": "https://ci.example.com/42", "explicit_key": "CHG-123"}),
+      "run_url": "https://ci.example.com/42", "explicit_key": "CHG-123", "environment": ""}),
     (["--finished", "rolled_back", "--run-url", "https://ci.example.com/42"],
      "changeguard: recorded: rolled_back\n",
      {"run_id": "generic:jenkins:https://ci.example.com/42", "result": "rolled_back",
-      "is_last": True, "run_url": "https://ci.example.com/42", "explicit_key": None}),
+      "is_last": True, "run_url": "https://ci.example.com/42", "explicit_key": None,
+      "environment": ""}),
 ], ids=["success", "failure-not-last", "rolled-back"])
 def test_finished_records_how_the_deployment_ended(url, queue_of, args, stdout, finish):
     result = run_gate("gate", *args, url=url)
