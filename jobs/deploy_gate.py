@@ -138,7 +138,9 @@ def _record_finish(rt: Runtime, key: str, fin: DeployFinish, issue: dict[str, An
     outcome = outcome_for(fin.result, rt.policy.outcomes)
     outcome_field = rt.site.field_ids[FieldRole.OUTCOME]
     action = "recorded"
-    if fin.is_last and role is StatusRole.IMPLEMENTING:
+    if record.still_deploying(fin.run_id):
+        action = "recorded; other deployments of this commit have not ended"
+    elif fin.is_last and role is StatusRole.IMPLEMENTING:
         to_status = rt.site.status_ids[StatusRole.IMPLEMENTED]
         transition = find_transition(rt, key, to_status, issue)
         if transition is not None:

@@ -184,6 +184,13 @@ class DeploymentsRecord:
         """Return the latest deployment the gate let through that has not ended, if any."""
         return next((e for e in reversed(self.entries) if e.state is DeployState.ALLOWED), None)
 
+    def still_deploying(self, run_id: str) -> tuple[DeploymentEntry, ...]:
+        """Return the other runs' deployments of the same commit the gate let through that have
+        not ended: the change is not implemented until they have (several regions, say)."""
+        shas = {e.sha for e in self.of_run(run_id) if e.sha}
+        return tuple(e for e in self.entries if e.run_id != run_id and e.sha in shas
+                     and e.state is DeployState.ALLOWED)
+
     def latest(self) -> DeploymentEntry | None:
         """Return the latest deployment the gate let through, running or ended, if any."""
         return next((e for e in reversed(self.entries)

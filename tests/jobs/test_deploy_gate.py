@@ -344,3 +344,18 @@ def test_a_gitlab_deployment_decided_meanwhile_is_not_answered_twice(jira, runti
     assert judge_deployment(request.to_json(), runtime=rt)["decision"] == "allow"
     assert [a.status for a in gitlab_sandbox.approvals] == ["approved"]
     assert [r.status for r in gitlab_sandbox.take_rejections()] == [400]
+
+
+def test_a_change_deployed_in_two_regions_is_implemented_when_both_have_ended(jira, runtime):
+    key = change(jira, "Approved")
+    regions = [generic(key, deployment=f"region-{n}", run_url=f"https://ci.example.com/{n}")
+               for n in (1, 2)]
+    for request in regions:
+        assert judge_deployment(request.to_json(), runtime=runtime)["decision"] == "allow"
+    first, second = (DeployFinish(vendor=Vendor.GENERIC, run_id=r.run_id,
+                                  result=DeployResult.SUCCESS) for r in regions)
+    assert finish_deployment(first.to_json(), runtime=runtime)["action"] == (
+        "recorded; other deployments of this commit have not ended")
+    assert jira.status_of(key) == "Implementing"
+    assert finish_deployment(second.to_json(), runtime=runtime)["action"] == "implemented"
+    assert jira.status_of(key) == "Implemented"

@@ -433,3 +433,22 @@ def test_a_denied_deployment_shows_its_reason_not_approvals():
         "allowed-after-ended"])
 def test_record_latest_let_through(entries, expected):
     assert DeploymentsRecord(entries).latest() == expected
+
+
+def _run(run_id, state, sha="abc123"):
+    return DeploymentEntry(deployment_id=f"{run_id}:production", run_id=run_id, vendor="gitlab",
+                           environment="production", state=state, reason="", at="", sha=sha)
+
+
+@pytest.mark.parametrize("entries, expected", [
+    ((_run("r1", DeployState.ALLOWED),), ()),
+    ((_run("r1", DeployState.ALLOWED), _run("r2", DeployState.ALLOWED)),
+     (_run("r2", DeployState.ALLOWED),)),
+    ((_run("r1", DeployState.ALLOWED), _run("r2", DeployState.SUCCEEDED)), ()),
+    ((_run("r1", DeployState.ALLOWED), _run("r2", DeployState.ALLOWED, sha="def456")), ()),
+    ((_run("r1", DeployState.ALLOWED, sha=""), _run("r2", DeployState.ALLOWED, sha="")), ()),
+    ((_run("r2", DeployState.ALLOWED),), ()),
+], ids=["alone", "another-region-running", "another-region-ended", "another-commit",
+        "no-commit-known", "run-not-recorded"])
+def test_other_deployments_of_the_commit_still_running(entries, expected):
+    assert DeploymentsRecord(entries).still_deploying("r1") == expected
