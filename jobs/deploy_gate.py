@@ -135,7 +135,7 @@ def _record_finish(rt: Runtime, key: str, fin: DeployFinish, issue: dict[str, An
     if link is not None:
         rt.jira.upsert_remote_link(key, link)
     role = rt.site.status_role(change.status_id)
-    outcome = outcome_for(fin.result, rt.policy.outcomes)
+    outcome = outcome_for(record.commit_result(fin.run_id, fin.result), rt.policy.outcomes)
     outcome_field = rt.site.field_ids[FieldRole.OUTCOME]
     action = "recorded"
     if record.still_deploying(fin.run_id):

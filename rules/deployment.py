@@ -191,6 +191,15 @@ class DeploymentsRecord:
         return tuple(e for e in self.entries if e.run_id != run_id and e.sha in shas
                      and e.state is DeployState.ALLOWED)
 
+    def commit_result(self, run_id: str, result: DeployResult) -> DeployResult:
+        """Return how the run's commit went everywhere it was deployed, ``result`` being this
+        run's: a rollback anywhere, else a failure anywhere, else success."""
+        shas = {e.sha for e in self.of_run(run_id) if e.sha}
+        ended = {e.state for e in self.entries if e.sha in shas}
+        results = {result} | {r for r, state in FINISHED_STATES.items() if state in ended}
+        return next(r for r in (DeployResult.ROLLED_BACK, DeployResult.FAILURE,
+                                DeployResult.SUCCESS) if r in results)
+
     def latest(self) -> DeploymentEntry | None:
         """Return the latest deployment the gate let through, running or ended, if any."""
         return next((e for e in reversed(self.entries)

@@ -452,3 +452,18 @@ def _run(run_id, state, sha="abc123"):
         "no-commit-known", "run-not-recorded"])
 def test_other_deployments_of_the_commit_still_running(entries, expected):
     assert DeploymentsRecord(entries).still_deploying("r1") == expected
+
+
+@pytest.mark.parametrize("others, result, expected", [
+    ((), DeployResult.SUCCESS, DeployResult.SUCCESS),
+    ((), DeployResult.FAILURE, DeployResult.FAILURE),
+    ((_run("r2", DeployState.FAILED),), DeployResult.SUCCESS, DeployResult.FAILURE),
+    ((_run("r2", DeployState.ROLLED_BACK), _run("r3", DeployState.FAILED)), DeployResult.SUCCESS,
+     DeployResult.ROLLED_BACK),
+    ((_run("r2", DeployState.FAILED, sha="def456"),), DeployResult.SUCCESS, DeployResult.SUCCESS),
+    ((_run("r2", DeployState.SUCCEEDED),), DeployResult.ROLLED_BACK, DeployResult.ROLLED_BACK),
+], ids=["alone-success", "alone-failure", "a-region-failed", "a-region-rolled-back",
+        "another-commit-failed", "this-one-rolled-back"])
+def test_the_commit_result_is_the_worst_of_its_regions(others, result, expected):
+    record = DeploymentsRecord((_run("r1", DeployState.ALLOWED), *others))
+    assert record.commit_result("r1", result) is expected
