@@ -20,7 +20,7 @@ import requests
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from githubkit import webhooks as github_webhooks
-from githubkit_schemas.latest.models import (ReviewCustomGatesCommentRequired,
+from githubkit_schemas.latest.models import (Integration, ReviewCustomGatesCommentRequired,
                                              ReviewCustomGatesStateRequired)
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import Map, Rule
@@ -36,6 +36,9 @@ __all__ = ["SandboxGitHub", "GitHubReview", "GitHubRequest", "GitHubRejection", 
 logger = logging.getLogger(__name__)
 
 DEFAULT_APP_ID = "424242"
+DEFAULT_APP_SLUG = "changeguard-acme"
+# What the App asks for (README "GitHub Actions"): GET /app shows them, tests change them.
+APP_EVENTS = ("deployment_protection_rule", "deployment_status", "workflow_run")
 DEFAULT_WEBHOOK_SECRET = "sandbox-github-webhook-secret"
 DEFAULT_OWNER, DEFAULT_REPO = "acme", "shop"
 JWT_MAX_LIFETIME = 600  # seconds: GitHub refuses an App JWT that lives longer than 10 minutes
@@ -129,6 +132,10 @@ class SandboxGitHub:
                  webhook_secret: str = DEFAULT_WEBHOOK_SECRET) -> None:
         self.app_id = app_id
         self.webhook_secret = webhook_secret
+        # The App's settings page, as GET /app shows it: a test may change them.
+        self.app_slug = DEFAULT_APP_SLUG
+        self.app_permissions: dict[str, str] = dict(TOKEN_PERMISSIONS)
+        self.app_events: list[str] = list(APP_EVENTS)
         self._key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         self.private_key_pem = self._key.private_bytes(
             serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL,
@@ -153,6 +160,7 @@ class SandboxGitHub:
         self._serving: ServingThread | None = None
         self.api_url = ""
         self._routes = Map([
+            Rule("/app", methods=["GET"], endpoint=self._get_app),
             Rule("/app/installations/<int:installation_id>/access_tokens", methods=["POST"],
                  endpoint=self._mint_token),
             Rule("/repos/<owner>/<repo>/actions/runs/<int:run_id>/deployment_protection_rule",
@@ -521,6 +529,28 @@ class SandboxGitHub:
             self.tokens_minted += 1
         return 201, {"token": token, "expires_at": _iso(expires),
                      "permissions": TOKEN_PERMISSIONS, "repository_selection": "all"}
+
+    def _get_app(self, request: Request, body: Any) -> tuple[int, dict[str, Any]]:
+        """GET /app: the App its JWT signs in as, with installations_count (GitHub shows it
+        only to the App itself), checked against githubkit's model of GitHub's answer."""
+        self._check_app_jwt(request)
+        with self._lock:
+            count = len(self._installations)
+        number = int(self.app_id)
+        app = {
+            "id": number, "slug": self.app_slug, "client_id": f"Iv23li{number:014d}",
+            "node_id": shapes.node_id("Integration", number),
+            "owner": shapes.user(self.api_url, DEFAULT_OWNER, kind="Organization"),
+            "name": self.app_slug, "description": "Deployment gate: production waits for an "
+                                                  "approved change",
+            "external_url": "https://changeguard.example.com",
+            "html_url": f"{shapes.WEB_URL}/apps/{self.app_slug}",
+            "created_at": shapes.EPOCH, "updated_at": shapes.EPOCH,
+            "permissions": dict(self.app_permissions), "events": list(self.app_events),
+            "installations_count": count,
+        }
+        Integration.model_validate(app)  # an answer githubkit refuses is a bug of the sandbox
+        return 200, app
 
     def _check_app_jwt(self, request: Request) -> None:
         scheme, _, token = request.headers.get("Authorization", "").partition(" ")

@@ -147,7 +147,8 @@ def way_back(jira, frm, to):
 def run_changeguard(*args, env_changes):
     """Run `changeguard ARGS…` in a subprocess with only ``env_changes`` configured."""
     env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("JIRA_", "CHANGEGUARD_", "SLACK_", "REDIS_"))}
+           if not k.startswith(("JIRA_", "CHANGEGUARD_", "SLACK_", "REDIS_", "GITHUB_",
+                                "GITLAB_"))}
     env.update(env_changes)
     return subprocess.run([sys.executable, "-m", "worker", *args], cwd=ROOT,
                           env=env, capture_output=True, text=True, timeout=60)

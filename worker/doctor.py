@@ -1,4 +1,4 @@
-"""`changeguard doctor`: check that Jira, Redis and Slack are set up as the policy needs."""
+"""`changeguard doctor`: check that Jira, Redis, Slack and the deployment gate are set up."""
 
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ import redis
 
 from rules.policy import FieldRole, GroupRole, Policy, StatusRole
 
+from .github_client import GitHubClient, GitHubError, GitHubKeyError, github_client_for
+from .gitlab_client import GitLabClient, GitLabError
 from .jira_client import JiraAuthError, JiraClient, JiraError, JiraNotFound, JiraUnavailable
 from .policy_file import load_policy
 from .settings import Settings, redact_url
@@ -80,6 +82,27 @@ SLACK_NOT_CONFIGURED = warned(
     "the policy's Slack notices (deployment notices, alerts, Emergency approval requests) are "
     "not being sent, only logged as warnings; set SLACK_BOT_TOKEN to the Bot User OAuth Token "
     "(xoxb-…) of changeguard's Slack app")
+
+# Each front end of the deployment gate: (variable, Settings field, what to set it to).
+GITHUB_VARIABLES = (
+    ("GITHUB_APP_ID", "github_app_id", "the App ID on the GitHub App's settings page"),
+    ("GITHUB_APP_PRIVATE_KEY", "github_private_key",
+     "a private key generated on the App's settings page (the .pem text, or "
+     "GITHUB_APP_PRIVATE_KEY_PATH to its file)"),
+    ("GITHUB_WEBHOOK_SECRET", "github_webhook_secret", "the App's webhook secret"),
+)
+GITLAB_VARIABLES = (
+    ("GITLAB_TOKEN", "gitlab_token",
+     "an access token with the api scope of changeguard's GitLab user"),
+    ("GITLAB_WEBHOOK_SECRET", "gitlab_webhook_secret",
+     "the secret token of the webhook to changeguard's /webhooks/gitlab"),
+)
+# What the gate needs of its GitHub App (README "GitHub Actions"), named as its settings name them.
+GITHUB_PERMISSIONS = {"actions": ("read", "Actions (read)"),
+                      "deployments": ("write", "Deployments (read and write)")}
+GITHUB_EVENTS = {"deployment_protection_rule": "Deployment protection rule",
+                 "workflow_run": "Workflow run", "deployment_status": "Deployment status"}
+PERMISSION_LEVELS = {"read": 1, "write": 2, "admin": 3}
 
 
 # -- checks: data in, results out ---------------------------------------------------------------
@@ -243,11 +266,113 @@ def check_slack(auth: Mapping[str, Any] | None, error: str | None, api_url: str)
                   f"{auth.get('team', '?')}")
 
 
-# -- the runner: the only part that talks to Jira, Redis and Slack --------------------------------
+def check_front_end_settings(settings: Settings, name: str,
+                             variables: tuple[tuple[str, str, str], ...]) -> CheckResult | None:
+    """Report a front end of the gate set up only in part (None: wholly set up, or not at all)."""
+    missing = [(variable, advice) for variable, field, advice in variables
+               if not getattr(settings, field)]
+    if not missing or len(missing) == len(variables):
+        return None
+    names = [variable for variable, _ in missing]
+    given = [variable for variable, field, _ in variables if getattr(settings, field)]
+    return failed(f"{name}: {_and(names)} {'is' if len(names) == 1 else 'are'} not set",
+                  f"the deployment gate's {name} front end needs "
+                  f"{_and([variable for variable, _, _ in variables])}; set "
+                  + "; ".join(f"{variable} to {advice}" for variable, advice in missing)
+                  + f" (or unset {_and(given)} to leave it off)")
+
+
+def check_github_app(app: Mapping[str, Any]) -> CheckResult:
+    """Report the App GET /app signed in as: its permissions, events and installations."""
+    who = f"GitHub App: {app.get('slug') or app.get('name')} (id {app.get('id')})"
+    count = app.get("installations_count")
+    if count is not None:
+        who += f", installed on {count} account{'' if count == 1 else 's'}"
+    permissions, events = app.get("permissions") or {}, app.get("events") or []
+    lacking = [label for permission, (level, label) in GITHUB_PERMISSIONS.items()
+               if PERMISSION_LEVELS.get(permissions.get(permission, ""), 0)
+               < PERMISSION_LEVELS[level]]
+    unheard = [label for event, label in GITHUB_EVENTS.items() if event not in events]
+    asks = [f"the permission{'s' if len(lacking) > 1 else ''} {', '.join(lacking)}"
+            ] if lacking else []
+    asks += [f"the event{'s' if len(unheard) > 1 else ''} {', '.join(unheard)}"
+             ] if unheard else []
+    fixes = []
+    if asks:
+        fixes.append(f"it lacks {' and '.join(asks)}, which the deployment gate needs: add them "
+                     "in the App's settings (Permissions & events), then have each installation "
+                     "accept the new permissions")
+    if count == 0:
+        fixes.append("install it on the accounts whose repositories deploy (the App's page → "
+                     "Install App) and enable it as a deployment protection rule on their gated "
+                     "environments")
+    return warned(who, "; ".join(fixes)) if fixes else passed(who)
+
+
+def check_github_failure(error: GitHubError, app_id: str, api_url: str) -> CheckResult:
+    """Explain why signing in as the App (GET /app) failed, with the fix."""
+    if isinstance(error, GitHubKeyError):
+        # PyJWT's own words ("Could not parse the provided public key.") would mislead.
+        return failed("GitHub App: the private key cannot sign an App JWT (it is not a whole "
+                      "RSA private key)",
+                      "set GITHUB_APP_PRIVATE_KEY to the whole .pem file GitHub generated for "
+                      "the App, line breaks kept (or written as \\n), or "
+                      "GITHUB_APP_PRIVATE_KEY_PATH to that file")
+    if error.status == 401:
+        return failed(f"GitHub App: {api_url} refused App {app_id}'s JWT ({error})",
+                      "the private key or App ID is wrong: set GITHUB_APP_ID to the App ID on "
+                      "the App's settings page (Settings → Developer settings → GitHub Apps) "
+                      "and GITHUB_APP_PRIVATE_KEY to a private key generated there and not "
+                      "deleted since")
+    return failed(f"GitHub App: GET /app at {api_url} failed ({error})",
+                  "check GITHUB_API_URL (https://api.github.com, or https://HOST/api/v3 for "
+                  "GitHub Enterprise Server) and the network")
+
+
+def check_gitlab(user: Mapping[str, Any] | None, error: GitLabError | None,
+                 url: str) -> CheckResult:
+    """Report who GITLAB_TOKEN signs in as (GET /user), or why it cannot."""
+    if error is None:
+        return passed(f"GitLab: signed in to {url} as {(user or {}).get('username', '?')}")
+    if error.status in (401, 403):
+        return failed(f"GitLab: {url} refused GITLAB_TOKEN ({error.status})",
+                      "set GITLAB_TOKEN to an access token with the api scope (not expired or "
+                      "revoked) of changeguard's GitLab user, the approver of the protected "
+                      "environments")
+    return failed(f"GitLab: {error}",
+                  "check GITLAB_URL (https://gitlab.com, or your GitLab's address) and the "
+                  "network")
+
+
+def check_gate_tokens(settings: Settings) -> CheckResult | None:
+    """Name the pipelines with a generic-gate token (None: there are none)."""
+    names = [name for name, _ in settings.gate_tokens]
+    if not names:
+        return None
+    return passed(f"Generic gate: {len(names)} pipeline token{'' if len(names) == 1 else 's'} "
+                  f"({', '.join(names)})")
+
+
+def check_deploy_policy(settings: Settings, policy: Policy) -> CheckResult:
+    """Say which environments the gate holds; and that it holds none while no front end is set."""
+    environments = ", ".join(policy.deploy.environments)
+    if any(getattr(settings, field) for _, field, _ in GITHUB_VARIABLES + GITLAB_VARIABLES) \
+            or settings.gate_tokens:
+        return passed(f"Deployment gate: gates {environments} (policy [deploy] environments)")
+    return passed(f"Deployment gate: off, no GitHub App, GitLab token or pipeline token is set "
+                  f"(the policy's [deploy] environments would gate {environments})")
+
+
+# -- the runner: the only part that talks to Jira, Redis, Slack, GitHub and GitLab ---------------
 
 def diagnose(settings: Settings, policy: Policy, *, jira: JiraClient,
-             redis_client: redis.Redis | None, slack: SlackClient | None) -> list[CheckResult]:
-    """Run every check against the live services and return the results in report order."""
+             redis_client: redis.Redis | None, slack: SlackClient | None,
+             github: GitHubClient | None = None,
+             gitlab: GitLabClient | None = None) -> list[CheckResult]:
+    """Run every check against the live services and return the results in report order.
+
+    ``github`` and ``gitlab``: the gate's clients, made from the settings when not given.
+    """
     results = [passed(f"Policy file: loaded from {settings.policy_path}")]
     try:
         results.append(check_account(jira.get_myself(), jira.base_url))
@@ -273,7 +398,37 @@ def diagnose(settings: Settings, policy: Policy, *, jira: JiraClient,
     else:
         auth, error = _auth_test(slack)
         results.append(check_slack(auth, error, settings.slack_api_url))
-    return results
+    return results + _gate_checks(settings, policy, github, gitlab)
+
+
+def _gate_checks(settings: Settings, policy: Policy, github: GitHubClient | None,
+                 gitlab: GitLabClient | None) -> list[CheckResult]:
+    results: list[CheckResult] = []
+    partial = check_front_end_settings(settings, "GitHub App", GITHUB_VARIABLES)
+    if partial is not None:
+        results.append(partial)
+    elif settings.github_enabled:
+        github = github or github_client_for(settings)
+        assert github is not None  # github_enabled says so
+        try:
+            results.append(check_github_app(github.get_app()))
+        except GitHubError as exc:
+            results.append(check_github_failure(exc, str(settings.github_app_id),
+                                                settings.github_api_url))
+    partial = check_front_end_settings(settings, "GitLab", GITLAB_VARIABLES)
+    if partial is not None:
+        results.append(partial)
+    elif settings.gitlab_enabled:
+        gitlab = gitlab or GitLabClient(settings.gitlab_url, str(settings.gitlab_token),
+                                        max_attempts=2)
+        try:
+            results.append(check_gitlab(gitlab.whoami(), None, settings.gitlab_url))
+        except GitLabError as exc:
+            results.append(check_gitlab(None, exc, settings.gitlab_url))
+    tokens = check_gate_tokens(settings)
+    if tokens is not None:
+        results.append(tokens)
+    return results + [check_deploy_policy(settings, policy)]
 
 
 def _site_checks(policy: Policy, jira: JiraClient) -> list[CheckResult]:
@@ -395,6 +550,11 @@ def _options(policy: Policy, role: FieldRole) -> str:
         FieldRole.OUTCOME: policy.outcomes,
     }.get(role)
     return f" with the options {', '.join(values)}" if values else ""
+
+
+def _and(names: list[str]) -> str:
+    """Return "A", "A and B" or "A, B and C"."""
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
 
 
 def _field_kind(schema: Mapping[str, Any]) -> str:

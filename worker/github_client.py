@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable
 from typing import Any, Literal, TypeVar
 
+import jwt
 import redis
 from githubkit import AppAuthStrategy, GitHub
 from githubkit.cache import BaseCacheStrategy, MemCacheStrategy, RedisCacheStrategy
@@ -33,6 +34,10 @@ class GitHubError(Exception):
     def __init__(self, message: str, status: int | None = None):
         super().__init__(message)
         self.status = status
+
+
+class GitHubKeyError(GitHubError):
+    """The App's private key cannot sign an App JWT (not a usable RSA key): nothing was sent."""
 
 
 class GitHubClient:
@@ -113,6 +118,35 @@ class GitHubClient:
                 owner, repo, sha, per_page=100).parsed_data)
         return [{"number": p.number, "title": p.title, "head_ref": p.head.ref,
                  "body": p.body or ""} for p in pulls]
+
+    def get_app(self) -> dict[str, Any]:
+        """Sign in as the App (GET /app with the App JWT) and return what GitHub knows of it.
+
+        Keys: ``id``, ``slug``, ``name``, ``permissions`` (name -> "read"/"write"/"admin"),
+        ``events`` (the webhook events it subscribes to) and ``installations_count`` (None if
+        GitHub leaves it out). One attempt, no retry: this answers a person (the doctor).
+        Raises GitHubKeyError when the private key cannot sign, GitHubError (message: GitHub's
+        status and message, or "no answer (...)") when GitHub refuses or does not answer.
+        """
+        try:
+            app = self._app.rest.apps.get_authenticated().parsed_data
+        except GitHubException as exc:
+            failure = _unwrap(exc)
+            if isinstance(failure, RequestError) and isinstance(failure.exc, jwt.PyJWTError):
+                raise GitHubKeyError(str(failure.exc) or type(failure.exc).__name__) from exc
+            raise GitHubError(_describe(failure), _status(failure)) from exc
+        if app is None:
+            raise GitHubError("GET /app answered no App", None)
+        permissions = app.permissions.model_dump(by_alias=True)
+        return {
+            "id": app.id, "slug": app.slug if isinstance(app.slug, str) else "",
+            "name": app.name,
+            "permissions": {name: level for name, level in permissions.items()
+                            if isinstance(level, str)},
+            "events": list(app.events),
+            "installations_count": (app.installations_count
+                                    if isinstance(app.installations_count, int) else None),
+        }
 
     def warm_up(self) -> None:
         """Load what the gate's calls use (githubkit loads its REST clients, models and HTTP

@@ -10,6 +10,7 @@ from typing import Any, Literal, TypeVar
 
 import gitlab
 import requests
+from gitlab.v4.objects import CurrentUserManager
 
 from .call_budget import CALL_BUDGET_SECONDS, CallBudget
 from .settings import Settings
@@ -64,6 +65,14 @@ class GitLabClient:
         self._budget = budget
         self._sleep = sleep
         self._clock = clock
+
+    def whoami(self) -> dict[str, Any]:
+        """Return the account GITLAB_TOKEN signs in as (GET /user): ``id``, ``username``,
+        ``name``; raises GitLabError (status 401: the token is wrong, expired or revoked)."""
+        manager = CurrentUserManager(self._gl)
+        user = self._call("signing in (GET /user)",
+                          lambda: manager.get(**NO_LIBRARY_RETRY), [])
+        return {"id": user.id, "username": user.username, "name": user.name}
 
     def decide_deployment(self, project_id: int | str, deployment_id: int,
                           status: Literal["approved", "rejected"], comment: str,

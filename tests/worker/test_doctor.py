@@ -1,4 +1,4 @@
-"""`changeguard doctor` against the sandbox Jira, a real Redis and the fake Slack."""
+"""`changeguard doctor` against the sandbox Jira, GitHub and GitLab, a real Redis and Slack."""
 
 from __future__ import annotations
 
@@ -10,11 +10,13 @@ import pytest
 import redis
 
 from rules.policy import FieldRole
+from sandbox.github_server import SandboxGitHub
 from sandbox.slack_server import SandboxSlack
 from worker.doctor import (
     FIELD_TYPES,
     CheckResult,
     check_fields,
+    check_github_app,
     check_moves,
     check_redis_persistence,
     check_statuses,
@@ -23,9 +25,10 @@ from worker.doctor import (
 )
 from worker.jira_client import JiraClient
 from worker.policy_file import load_policy
-from worker.settings import DEFAULT_POLICY_PATH, Settings
+from worker.settings import DEFAULT_POLICY_PATH, Settings, hash_gate_token
 
-from ..builders import run_changeguard, site_env
+from ..builders import free_port, run_changeguard, site_env
+from ..github_fixtures import github_settings
 
 POLICY = load_policy()
 WORKFLOW = "'Change Request workflow'"
@@ -37,6 +40,9 @@ SLACK_OFF = ("WARN Slack: SLACK_BOT_TOKEN is not set: the policy's Slack notices
              "notices, alerts, Emergency approval requests) are not being sent, only logged as "
              "warnings; set SLACK_BOT_TOKEN to the Bot User OAuth Token (xoxb-…) of "
              "changeguard's Slack app")
+GATE_OFF = ("OK  Deployment gate: off, no GitHub App, GitLab token or pipeline token is set "
+            "(the policy's [deploy] environments would gate production)")
+GATE_ON = "OK  Deployment gate: gates production (policy [deploy] environments)"
 
 
 def settings_for(jira, redis_url, **changes):
@@ -54,14 +60,15 @@ def doctor(settings):
     return run_doctor(settings, jira=jira, write=lines.append), lines
 
 
-def report(jira, redis_url, *middle, slack=SLACK_OFF):
+def report(jira, redis_url, *middle, slack=SLACK_OFF, gate=(GATE_OFF,)):
     return [f"OK  Policy file: loaded from {DEFAULT_POLICY_PATH}",
             f"OK  Jira credentials: signed in to {jira.base_url} as changeguard "
             f"({jira.bot.account_id})",
             *middle,
             f"OK  Redis: PING answered at {redis_url}",
             persistence_line(redis_url),
-            slack]
+            slack,
+            *gate]
 
 
 def persistence_line(redis_url):
@@ -138,14 +145,14 @@ def test_redis_down(jira):
         port = probe.getsockname()[1]
     code, lines = doctor(settings_for(jira, f"redis://127.0.0.1:{port}/0"))
     assert code == 1
-    assert [line for line in lines if line.startswith("FAIL")] == [lines[-2]]
+    assert [line for line in lines if line.startswith("FAIL")] == [lines[-3]]
     assert re.fullmatch(rf"FAIL Redis: no answer to PING at redis://127\.0\.0\.1:{port}/0 "
-                        r"\(.+\): start Redis there or correct REDIS_URL", lines[-2])
+                        r"\(.+\): start Redis there or correct REDIS_URL", lines[-3])
 
 
 def test_redis_not_configured(jira):
     code, lines = doctor(settings_for(jira, None))
-    assert (code, lines[-2]) == (1, "FAIL Redis: REDIS_URL is not set: set REDIS_URL to the Redis "
+    assert (code, lines[-3]) == (1, "FAIL Redis: REDIS_URL is not set: set REDIS_URL to the Redis "
                                     "the web endpoint and worker share, e.g. "
                                     "redis://localhost:6379/0")
 
@@ -158,7 +165,7 @@ def test_wrong_api_token_stops_the_jira_checks(jira, redis_url):
         "FAIL Jira fields, statuses, workflows and groups: not checked: fix the Jira connection "
         "first, then run changeguard doctor again"])
     assert lines[3:] == [f"OK  Redis: PING answered at {redis_url}", persistence_line(redis_url),
-                         SLACK_OFF]
+                         SLACK_OFF, GATE_OFF]
 
 
 @pytest.mark.parametrize(("token", "expected"), [
@@ -171,7 +178,7 @@ def test_slack_auth_test(jira, redis_url, token, expected):
     with SandboxSlack() as slack:
         settings = settings_for(jira, redis_url, slack_bot_token=token, slack_api_url=slack.api_url)
         code, lines = doctor(settings)
-    assert lines[-1] == expected.format(url=slack.api_url)
+    assert lines[-2:] == [expected.format(url=slack.api_url), GATE_OFF]
     assert code == (0 if expected.startswith("OK") else 1)
 
 
@@ -262,3 +269,143 @@ def test_check_moves_when_no_workflow_holds_both_statuses():
 def test_redis_persistence_is_reported_and_never_fails_the_doctor(config, line):
     result = check_redis_persistence(config)
     assert (result.ok, result.line) == (True, line)
+
+
+# The deployment gate's lines, after Slack's: each front end set up is signed in to, for real.
+
+GITHUB_OK = "OK  GitHub App: changeguard-acme (id 424242), installed on {installs}"
+GITHUB_REFUSED = (
+    "FAIL GitHub App: {{github_url}} refused App {app_id}'s JWT (401 {message}): the private key "
+    "or App ID is wrong: set GITHUB_APP_ID to the App ID on the App's settings page (Settings → "
+    "Developer settings → GitHub Apps) and GITHUB_APP_PRIVATE_KEY to a private key generated "
+    "there and not deleted since")
+GITLAB_OK = "OK  GitLab: signed in to {gitlab_url} as changeguard-bot"
+
+
+def other_key():
+    """Return a private key GitHub never saw: another sandbox App's."""
+    return SandboxGitHub().private_key_pem
+
+
+def broken_key(pem):
+    """Return ``pem`` with most of its body lost (a bad copy and paste)."""
+    lines = pem.strip().splitlines()
+    return "\n".join(lines[:5] + lines[-1:])
+
+
+def narrow_app(github):
+    github.app_permissions = {"actions": "read", "deployments": "read", "metadata": "read"}
+    github.app_events = ["deployment_protection_rule"]
+    return github_settings(github)
+
+
+def two_more_installations(github):
+    github.add_installation("globex")
+    github.add_installation("initech")
+    return github_settings(github)
+
+
+GITLAB = {"gitlab_token": "glpat-sandbox-changeguard", "gitlab_webhook_secret": "hook-secret"}
+TOKENS = (("jenkins", hash_gate_token("t1")), ("argo", hash_gate_token("t2")))
+
+
+@pytest.mark.parametrize(("configure", "expected", "github_refused", "gitlab_refused"), [
+    (lambda github, gitlab: {}, [GATE_OFF], [], []),
+    (lambda github, gitlab: {**two_more_installations(github), **GITLAB,
+                             "gitlab_url": gitlab.url, "gate_tokens": TOKENS},
+     [GITHUB_OK.format(installs="3 accounts"), GITLAB_OK,
+      "OK  Generic gate: 2 pipeline tokens (jenkins, argo)", GATE_ON], [], []),
+    (lambda github, gitlab: github_settings(github),
+     [GITHUB_OK.format(installs="1 account"), GATE_ON], [], []),
+    (lambda github, gitlab: {**github_settings(github), "github_private_key": other_key()},
+     [GITHUB_REFUSED.format(message="A JSON web token could not be decoded",
+                            app_id="424242"), GATE_ON],
+     [("GET", "/app", 401)], []),
+    (lambda github, gitlab: {**github_settings(github), "github_app_id": "424243"},
+     [GITHUB_REFUSED.format(message="'Issuer' claim ('iss') must be the App ID of this GitHub "
+                                    "App", app_id="424243"), GATE_ON],
+     [("GET", "/app", 401)], []),
+    (lambda github, gitlab: {**github_settings(github),
+                             "github_private_key": broken_key(github.private_key_pem)},
+     ["FAIL GitHub App: the private key cannot sign an App JWT (it is not a whole RSA private "
+      "key): set GITHUB_APP_PRIVATE_KEY to the whole .pem file GitHub generated for the App, "
+      "line breaks kept (or written as \\n), or GITHUB_APP_PRIVATE_KEY_PATH to that file",
+      GATE_ON], [], []),
+    (lambda github, gitlab: {**github_settings(github), "github_api_url": "{dead_url}"},
+     ["FAIL GitHub App: GET /app at {dead_url} failed (no answer (ConnectError('[Errno 111] "
+      "Connection refused'))): check GITHUB_API_URL (https://api.github.com, or "
+      "https://HOST/api/v3 for GitHub Enterprise Server) and the network", GATE_ON], [], []),
+    (lambda github, gitlab: narrow_app(github),
+     ["WARN GitHub App: changeguard-acme (id 424242), installed on 1 account: it lacks the "
+      "permission Deployments (read and write) and the events Workflow run, Deployment "
+      "status, which the deployment gate needs: add them in the App's settings (Permissions & "
+      "events), then have each installation accept the new permissions", GATE_ON], [], []),
+    (lambda github, gitlab: {"github_app_id": github.app_id},
+     ["FAIL GitHub App: GITHUB_APP_PRIVATE_KEY and GITHUB_WEBHOOK_SECRET are not set: the "
+      "deployment gate's GitHub App front end needs GITHUB_APP_ID, GITHUB_APP_PRIVATE_KEY and "
+      "GITHUB_WEBHOOK_SECRET; set GITHUB_APP_PRIVATE_KEY to a private key generated on the App's "
+      "settings page (the "
+      ".pem text, or GITHUB_APP_PRIVATE_KEY_PATH to its file); GITHUB_WEBHOOK_SECRET to the "
+      "App's webhook secret (or unset GITHUB_APP_ID to leave it off)", GATE_ON], [], []),
+    (lambda github, gitlab: {**GITLAB, "gitlab_url": gitlab.url},
+     [GITLAB_OK, GATE_ON], [], []),
+    (lambda github, gitlab: {**GITLAB, "gitlab_url": gitlab.url, "gitlab_token": "glpat-revoked"},
+     ["FAIL GitLab: {gitlab_url} refused GITLAB_TOKEN (401): set GITLAB_TOKEN to an access "
+      "token with the api scope (not expired or revoked) of changeguard's GitLab user, the "
+      "approver of the protected environments", GATE_ON], [], [("GET", "/api/v4/user", 401)]),
+    (lambda github, gitlab: {"gitlab_webhook_secret": "hook-secret", "gitlab_url": gitlab.url},
+     ["FAIL GitLab: GITLAB_TOKEN is not set: the deployment gate's GitLab front end needs "
+      "GITLAB_TOKEN and GITLAB_WEBHOOK_SECRET; set GITLAB_TOKEN to an access token with the api "
+      "scope of changeguard's GitLab user (or unset GITLAB_WEBHOOK_SECRET to leave it off)",
+      GATE_ON], [], []),
+    (lambda github, gitlab: {"gate_tokens": TOKENS[:1]},
+     ["OK  Generic gate: 1 pipeline token (jenkins)", GATE_ON], [], []),
+], ids=["unconfigured", "everything-configured", "github-app", "github-wrong-key",
+        "github-wrong-app-id", "github-broken-key", "github-unreachable",
+        "github-app-lacks-permission-and-events", "github-partly-set-up", "gitlab",
+        "gitlab-wrong-token", "gitlab-partly-set-up", "one-pipeline-token"])
+def test_deployment_gate_lines(jira, redis_url, github, gitlab_sandbox, configure, expected,
+                               github_refused, gitlab_refused):
+    dead_url = f"http://127.0.0.1:{free_port()}"
+    changes = {name: value.format(dead_url=dead_url) if isinstance(value, str) else value
+               for name, value in configure(github, gitlab_sandbox).items()}
+    code, lines = doctor(settings_for(jira, redis_url, **changes))
+    urls = {"github_url": github.api_url, "gitlab_url": gitlab_sandbox.url, "dead_url": dead_url}
+    assert lines == report(jira, redis_url, FIELDS_OK, STATUSES_OK, MOVES_OK, GROUPS_OK,
+                           gate=[line.format(**urls) for line in expected])
+    assert code == (1 if any(line.startswith("FAIL") for line in expected) else 0)
+    assert [(r.method, r.path, r.status) for r in github.take_rejections()] == github_refused
+    assert [(r.method, r.path, r.status)
+            for r in gitlab_sandbox.take_rejections()] == gitlab_refused
+
+
+def test_cli_reads_the_gate_from_its_environment(jira, redis_url, github, gitlab_sandbox):
+    env = site_env(jira, redis_url, GITHUB_APP_ID=github.app_id,
+                   GITHUB_APP_PRIVATE_KEY=github.private_key_pem.replace("\n", "\\n"),
+                   GITHUB_WEBHOOK_SECRET=github.webhook_secret, GITHUB_API_URL=github.api_url,
+                   GITLAB_URL=gitlab_sandbox.url, GITLAB_TOKEN="glpat-sandbox-changeguard",
+                   GITLAB_WEBHOOK_SECRET="hook-secret",
+                   CHANGEGUARD_GATE_TOKENS=f"jenkins:{hash_gate_token('t1')}")
+    result = run_changeguard("doctor", env_changes=env)
+    assert (result.returncode, result.stderr) == (0, "")
+    assert result.stdout.splitlines()[-4:] == [
+        GITHUB_OK.format(installs="1 account"), GITLAB_OK.format(gitlab_url=gitlab_sandbox.url),
+        "OK  Generic gate: 1 pipeline token (jenkins)", GATE_ON]
+
+
+@pytest.mark.parametrize(("app", "line"), [
+    ({"id": 7, "slug": "cg", "name": "CG", "installations_count": 0,
+      "permissions": {"actions": "write", "deployments": "admin"},
+      "events": ["deployment_protection_rule", "workflow_run", "deployment_status"]},
+     "WARN GitHub App: cg (id 7), installed on 0 accounts: install it on the accounts whose "
+     "repositories deploy (the App's page → Install App) and enable it as a deployment "
+     "protection rule on their gated environments"),
+    ({"id": 7, "slug": "", "name": "CG", "installations_count": None, "permissions": {},
+      "events": ["workflow_run", "deployment_status"]},
+     "WARN GitHub App: CG (id 7): it lacks the permissions Actions (read), Deployments (read "
+     "and write) and the event Deployment protection rule, which the deployment gate needs: add "
+     "them in the App's settings (Permissions & events), then have each installation accept "
+     "the new permissions"),
+], ids=["no-installation", "no-slug-or-count-and-no-permissions"])
+def test_check_github_app_when_github_shows_less(app, line):
+    assert check_github_app(app).line == line
