@@ -7,7 +7,8 @@ from typing import Any
 
 from rules.job_names import JobName
 
-from .deploy_gate import finish_deployment, flag_ungated, judge_deployment, release_waiting
+from .deploy_gate import judge_deployment, release_waiting
+from .deploy_outcome import finish_deployment, flag_ungated
 from .deployment_notices import announce_deployment
 from .enforce_edit import enforce_edit
 from .enforce_transition import enforce_transition

@@ -10,25 +10,34 @@ from worker.runtime import Runtime
 INDEX = "gate-waiting"  # the set of change keys with waiting deployments
 
 
-def remember_waiting(rt: Runtime, change_key: str, request: DeployRequest, reason: str) -> bool:
-    """Keep ``request`` waiting for ``change_key``; return whether ``reason`` is new for it (a
-    deployment's page shows each new reason once)."""
-    key = rt.settings.key("gate-waiting", change_key)
-    old = rt.redis.hget(key, request.deployment_id)
+def remember_waiting(rt: Runtime, change_key: str, request: DeployRequest, reason: str) -> None:
+    """Keep ``request`` waiting for ``change_key``, with the reason it waits."""
     pipe = rt.redis.pipeline()
-    pipe.hset(key, request.deployment_id,
+    pipe.hset(rt.settings.key("gate-waiting", change_key), request.deployment_id,
               json.dumps({"request": request.to_json(), "reason": reason}))
     pipe.sadd(rt.settings.key(INDEX), change_key)
     pipe.execute()
-    return old is None or json.loads(old).get("reason") != reason
+
+
+def waiting_reason(rt: Runtime, change_key: str, deployment_id: str) -> str | None:
+    """Return the reason ``deployment_id`` was last kept waiting for ``change_key``, if it
+    waits (a pipeline is told each new reason once)."""
+    stored = rt.redis.hget(rt.settings.key("gate-waiting", change_key), deployment_id)
+    return json.loads(stored).get("reason") if stored is not None else None
+
+
+# Atomic: a deployment remembered between the HDEL and the SREM would leave its change out of
+# the index the sweep reads.
+_FORGET = """
+redis.call('HDEL', KEYS[1], ARGV[1])
+if redis.call('EXISTS', KEYS[1]) == 0 then redis.call('SREM', KEYS[2], ARGV[2]) end
+"""
 
 
 def forget_waiting(rt: Runtime, change_key: str, deployment_id: str) -> None:
     """Stop keeping ``deployment_id`` waiting for ``change_key`` (it was answered)."""
-    key = rt.settings.key("gate-waiting", change_key)
-    rt.redis.hdel(key, deployment_id)
-    if not rt.redis.exists(key):
-        rt.redis.srem(rt.settings.key(INDEX), change_key)
+    rt.redis.eval(_FORGET, 2, rt.settings.key("gate-waiting", change_key),
+                  rt.settings.key(INDEX), deployment_id, change_key)
 
 
 def waiting_for(rt: Runtime, change_key: str) -> list[DeployRequest]:

@@ -18,9 +18,9 @@ class JobName(str, enum.Enum):
     ANNOUNCE_DEPLOYMENT = "jobs.deployment_notices.announce_deployment"
     REQUEST_EMERGENCY_APPROVAL = "jobs.slack_approvals.request_emergency_approval"
     JUDGE_DEPLOYMENT = "jobs.deploy_gate.judge_deployment"
-    FINISH_DEPLOYMENT = "jobs.deploy_gate.finish_deployment"
+    FINISH_DEPLOYMENT = "jobs.deploy_outcome.finish_deployment"
     RELEASE_WAITING = "jobs.deploy_gate.release_waiting"
-    FLAG_UNGATED = "jobs.deploy_gate.flag_ungated"
+    FLAG_UNGATED = "jobs.deploy_outcome.flag_ungated"
 
 
 # The webhook router and the reconciliation sweep enqueue the same unique job for the same

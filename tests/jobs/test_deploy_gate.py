@@ -10,7 +10,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from rq import Queue
 
-from jobs.deploy_gate import finish_deployment, flag_ungated, judge_deployment
+from jobs.deploy_gate import judge_deployment
+from jobs.deploy_outcome import finish_deployment, flag_ungated
 from jobs.waiting_deployments import waiting_for
 from rules.deployment import PROPERTY_KEY, DeployFinish, DeployRequest, DeployResult, Vendor
 from rules.policy import FieldRole
