@@ -64,8 +64,9 @@ def fields_to_fetch(site: SiteMap) -> tuple[str, ...]:
             *sorted(set(site.field_ids.values())))
 
 
-def parse_change_request(issue: Mapping[str, Any], site: SiteMap) -> ChangeRequest:
-    """Return the snapshot of a REST v3 issue body; raise SnapshotError on a malformed one."""
+def issue_parts(issue: Mapping[str, Any]) -> tuple[str, Mapping[str, Any], str]:
+    """Return a REST v3 issue body's key, fields and status id; raise SnapshotError if one is
+    missing or malformed."""
     key = issue.get("key")
     fields = issue.get("fields")
     if not isinstance(key, str) or not isinstance(fields, Mapping):
@@ -74,6 +75,12 @@ def parse_change_request(issue: Mapping[str, Any], site: SiteMap) -> ChangeReque
     status_id = status.get("id") if isinstance(status, Mapping) else None
     if not isinstance(status_id, str):
         raise SnapshotError(f"{key}: the issue has no status id")
+    return key, fields, status_id
+
+
+def parse_change_request(issue: Mapping[str, Any], site: SiteMap) -> ChangeRequest:
+    """Return the snapshot of a REST v3 issue body; raise SnapshotError on a malformed one."""
+    key, fields, status_id = issue_parts(issue)
 
     def raw(role: FieldRole) -> Any:
         return fields.get(site.field_id(role))

@@ -7,6 +7,7 @@ import enum
 import re
 import tomllib
 from collections.abc import Mapping
+from datetime import timedelta
 from typing import Any
 
 
@@ -18,6 +19,35 @@ DEFAULT_DEPLOY: Mapping[str, Any] = {"environments": ["production"]}
 DEFAULT_WINDOW_HOURS = 2
 TEMPLATE_TEXTS = ("description", "deployment_plan", "rollback_plan", "risk_assessment")
 TEMPLATE_KEYS = ("change_type", *TEMPLATE_TEXTS, "risk_level", "window_hours", "pre_approved")
+FREEZE_KEYS = ("issue_type", "kind_field", "reason_field", "kind_values", "recurring")
+RECURRING_KEYS = ("name", "rrule", "duration", "timezone", "kind", "reason")
+# ISO 8601 durations as RFC 5545 writes them: weeks alone, or days and/or a time part.
+ISO_DURATION = re.compile(r"P(?:(\d+)W|(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?)")
+# RFC 5545 RRULE parts a freeze may use; a freeze recurs at most daily (and COUNT would count
+# from the rule's fixed anchor, not from anything the reader sees: UNTIL says it plainly).
+RRULE_FREQS = ("DAILY", "WEEKLY", "MONTHLY", "YEARLY")
+WEEKDAY = r"(?:MO|TU|WE|TH|FR|SA|SU)"
+RRULE_PARTS = {
+    "FREQ": re.compile("|".join(RRULE_FREQS)),
+    "UNTIL": re.compile(r"\d{8}(?:T\d{6})?"),
+    "INTERVAL": re.compile(r"[1-9]\d{0,3}"),
+    "BYSECOND": re.compile(r"(?:[0-5]?\d|60)(?:,(?:[0-5]?\d|60))*"),
+    "BYMINUTE": re.compile(r"[0-5]?\d(?:,[0-5]?\d)*"),
+    "BYHOUR": re.compile(r"(?:[01]?\d|2[0-3])(?:,(?:[01]?\d|2[0-3]))*"),
+    "BYDAY": re.compile(rf"(?:[+-]?(?:[1-9]|[1-4]\d|5[0-3]))?{WEEKDAY}"
+                        rf"(?:,(?:[+-]?(?:[1-9]|[1-4]\d|5[0-3]))?{WEEKDAY})*"),
+    "BYMONTHDAY": re.compile(r"[+-]?(?:[1-9]|[12]\d|3[01])(?:,[+-]?(?:[1-9]|[12]\d|3[01]))*"),
+    "BYYEARDAY": re.compile(r"[+-]?\d{1,3}(?:,[+-]?\d{1,3})*"),
+    "BYWEEKNO": re.compile(r"[+-]?(?:[1-9]|[1-4]\d|5[0-3])(?:,[+-]?(?:[1-9]|[1-4]\d|5[0-3]))*"),
+    "BYMONTH": re.compile(r"(?:[1-9]|1[0-2])(?:,(?:[1-9]|1[0-2]))*"),
+    "BYSETPOS": re.compile(r"[+-]?\d{1,3}(?:,[+-]?\d{1,3})*"),
+    "WKST": re.compile(WEEKDAY),
+}
+RRULE_HINTS = {
+    "FREQ": f"FREQ must be one of {', '.join(RRULE_FREQS)} (a freeze recurs at most daily)",
+    "UNTIL": "UNTIL must be a local date or date-time in the freeze's time zone, e.g. "
+             "20271231 or 20271231T235959 (no Z)",
+}
 
 
 class PolicyError(ValueError):
@@ -40,6 +70,20 @@ class FieldRole(str, enum.Enum):
     INCIDENT_COMMANDER = "incident_commander"
     OUTCOME = "outcome"
     RETROSPECTIVE = "retrospective"
+
+
+class FreezeFieldRole(str, enum.Enum):
+    """The fields of a one-off freeze declared in Jira, beyond Planned Start and Planned End."""
+
+    KIND = "kind"
+    REASON = "reason"
+
+
+class FreezeKind(str, enum.Enum):
+    """What a freeze lets through: hard, only Emergency changes; soft, also an excepted change."""
+
+    HARD = "hard"
+    SOFT = "soft"
 
 
 class StatusRole(str, enum.Enum):
@@ -97,6 +141,52 @@ class DeployPolicy:
 
 
 @dataclasses.dataclass(frozen=True)
+class RecurringFreeze:
+    """A freeze the policy declares by a calendar rule, e.g. every Friday 15:00 to Monday 08:00.
+
+    ``rrule`` (RFC 5545) is expanded in wall-clock time in ``timezone``, and ``duration`` is
+    wall-clock time too: "Friday 15:00 plus 65 hours" ends Monday 08:00 on the clock, whatever
+    the clocks did that weekend. Parts the rule leaves out come from Monday 1 January 2024,
+    00:00 (like the CAB's meeting rule).
+    """
+
+    name: str
+    rrule: str
+    duration: timedelta
+    timezone: str
+    kind: FreezeKind
+    reason: str
+
+
+@dataclasses.dataclass(frozen=True)
+class FreezePolicy:
+    """Change freezes: the recurring ones, and how one-off freezes are declared in Jira.
+
+    ``issue_type`` None: one-off freezes are not read from Jira (policy files written before
+    freezes). ``field_names`` holds the kind field and, when the policy names one, the reason
+    field; without it a one-off freeze's reason is its summary.
+    """
+
+    issue_type: str | None
+    field_names: Mapping[FreezeFieldRole, str]
+    kind_values: Mapping[FreezeKind, str]
+    recurring: tuple[RecurringFreeze, ...]
+
+    def kind_of(self, value: str | None) -> FreezeKind | None:
+        """Return the freeze kind whose option value is ``value``, if any."""
+        for kind, option in self.kind_values.items():
+            if option == value:
+                return kind
+        return None
+
+
+# Without a [freezes] table: no recurring freezes, none declared in Jira.
+NO_FREEZES = FreezePolicy(issue_type=None, field_names={},
+                          kind_values={FreezeKind.HARD: "Hard", FreezeKind.SOFT: "Soft"},
+                          recurring=())
+
+
+@dataclasses.dataclass(frozen=True)
 class StandardTemplate:
     """A Standard template's content: what a change made from it says, and if it is pre-approved.
 
@@ -144,6 +234,7 @@ class Policy:
     slack_users: Mapping[str, str]
     violation_label: str
     retro_overdue_label: str
+    freezes: FreezePolicy = NO_FREEZES
 
     def field_name(self, role: FieldRole) -> str:
         """Return the Jira name of the field playing ``role``."""
@@ -231,6 +322,10 @@ def parse_policy(text: str, source: str = "<policy>") -> Policy:
     rrule = reader.string(cab, "cab", "meeting_rrule")
     if "FREQ=" not in rrule.upper():
         raise PolicyError(f"{source}: cab.meeting_rrule: {rrule!r} is not an RFC 5545 RRULE (no FREQ=)")
+    cab_zone = reader.string(cab, "cab", "timezone")
+    # Optional, so that policy files written before freezes keep loading.
+    freezes = (_freeze_policy(reader, reader.table("freezes"), cab_zone)
+               if "freezes" in reader.data else NO_FREEZES)
 
     return Policy(
         source=source,
@@ -258,7 +353,7 @@ def parse_policy(text: str, source: str = "<policy>") -> Policy:
         cab=CabPolicy(
             epic_key=reader.string(cab, "cab", "epic_key"),
             meeting_rrule=rrule,
-            timezone=reader.string(cab, "cab", "timezone"),
+            timezone=cab_zone,
             agenda_hours_before=reader.integer(cab, "cab", "agenda_hours_before", minimum=1),
             retrospective_due_hours=reader.integer(cab, "cab", "retrospective_due_hours", minimum=1),
         ),
@@ -267,6 +362,7 @@ def parse_policy(text: str, source: str = "<policy>") -> Policy:
         slack_users=reader.string_map(slack, "slack", "users"),
         violation_label=reader.string(labels, "labels", "violation"),
         retro_overdue_label=reader.string(labels, "labels", "retro_overdue"),
+        freezes=freezes,
     )
 
 
@@ -310,6 +406,102 @@ def _template_specs(reader: _Reader, standard: Mapping[str, Any], catalog: tuple
         specs[name] = StandardTemplate(name=name, change_type=change_type, risk_level=risk_level,
                                        window_hours=window, pre_approved=pre_approved, **texts)
     return specs
+
+
+def _freeze_policy(reader: _Reader, table: Mapping[str, Any], cab_zone: str) -> FreezePolicy:
+    """Read [freezes]: the Jira issue type and fields of one-off freezes, and the recurring ones."""
+    reader.known_keys(table, "freezes", FREEZE_KEYS)
+    issue_type = reader.string(table, "freezes", "issue_type") if "issue_type" in table else None
+    field_names = {}
+    if issue_type is not None:
+        field_names[FreezeFieldRole.KIND] = reader.string(table, "freezes", "kind_field")
+    elif "kind_field" in table:
+        raise reader.fail("freezes.kind_field", "set freezes.issue_type too: the kind field "
+                          "belongs to the issue type of one-off freezes")
+    if "reason_field" in table:
+        field_names[FreezeFieldRole.REASON] = reader.string(table, "freezes", "reason_field")
+        if issue_type is None:
+            raise reader.fail("freezes.reason_field", "set freezes.issue_type too: the reason "
+                              "field belongs to the issue type of one-off freezes")
+    kind_values = dict(NO_FREEZES.kind_values)
+    if "kind_values" in table:
+        values = table["kind_values"]
+        if not isinstance(values, dict):
+            raise reader.fail("freezes.kind_values", 'expected a table: { hard = "Hard", '
+                              'soft = "Soft" }')
+        kind_values = reader.role_map(values, "freezes.kind_values", FreezeKind)
+        reader.distinct(kind_values, "freezes.kind_values")
+    entries = table.get("recurring", [])
+    if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+        raise reader.fail("freezes.recurring", "expected [[freezes.recurring]] tables, one per "
+                          "recurring freeze")
+    recurring = tuple(_recurring_freeze(reader, entry, index, cab_zone)
+                      for index, entry in enumerate(entries))
+    names = [freeze.name for freeze in recurring]
+    for index, name in enumerate(names):
+        if name in names[:index]:
+            raise reader.fail(f"freezes.recurring[{index}].name",
+                              f"{name!r} names another recurring freeze too")
+    return FreezePolicy(issue_type=issue_type, field_names=field_names, kind_values=kind_values,
+                        recurring=recurring)
+
+
+def _recurring_freeze(reader: _Reader, entry: Mapping[str, Any], index: int,
+                      cab_zone: str) -> RecurringFreeze:
+    """Read one [[freezes.recurring]] entry; errors name it by its place and its name."""
+    where = f"freezes.recurring[{index}]"
+    reader.known_keys(entry, where, RECURRING_KEYS)
+    name = reader.string(entry, where, "name")
+    where = f'{where} ("{name}")'
+    rrule = reader.string(entry, where, "rrule")
+    problem = rrule_problem(rrule)
+    if problem:
+        raise reader.fail(f"{where}.rrule", f"{rrule!r} is not a usable RFC 5545 RRULE: {problem}")
+    kind = reader.string(entry, where, "kind")
+    if kind not in {k.value for k in FreezeKind}:
+        raise reader.fail(f"{where}.kind", f"expected \"hard\" or \"soft\", got {kind!r}")
+    return RecurringFreeze(
+        name=name, rrule=rrule, duration=_duration(reader, entry.get("duration"), where),
+        timezone=reader.string(entry, where, "timezone") if "timezone" in entry else cab_zone,
+        kind=FreezeKind(kind), reason=reader.string(entry, where, "reason"))
+
+
+def _duration(reader: _Reader, value: Any, where: str) -> timedelta:
+    """Read a duration: whole hours, or ISO 8601 like "PT65H", "P9D", "P2DT17H", "P1W"."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        length = timedelta(hours=value)
+    elif isinstance(value, str) and (match := ISO_DURATION.fullmatch(value.strip().upper())) \
+            and not value.strip().upper().endswith(("P", "T")):
+        weeks, days, hours, minutes, seconds = (int(part or 0) for part in match.groups())
+        length = timedelta(weeks=weeks, days=days, hours=hours, minutes=minutes, seconds=seconds)
+    else:
+        raise reader.fail(f"{where}.duration", 'expected whole hours or an ISO 8601 duration '
+                          f'such as "PT65H" or "P9D" (no months or years), got {value!r}')
+    if length <= timedelta(0):
+        raise reader.fail(f"{where}.duration", f"must be longer than nothing, got {value!r}")
+    return length
+
+
+def rrule_problem(rrule: str) -> str | None:
+    """Say what keeps ``rrule`` from being an RFC 5545 RRULE a freeze can use; None if nothing.
+
+    Syntax only: the shell also builds the rule with dateutil when it loads the policy.
+    """
+    seen: set[str] = set()
+    for part in rrule.strip().upper().split(";"):
+        name, equals, value = part.partition("=")
+        if name == "COUNT":
+            return "COUNT would count from the rule's anchor (1 January 2024): end it with UNTIL"
+        if name not in RRULE_PARTS:
+            return f"{part!r} is not a rule part ({', '.join(RRULE_PARTS)})"
+        if name in seen:
+            return f"{name} is given twice"
+        seen.add(name)
+        if not equals or not RRULE_PARTS[name].fullmatch(value):
+            return RRULE_HINTS.get(name, f"{name}={value} is not a valid value")
+    if "FREQ" not in seen:
+        return "no FREQ"
+    return None
 
 
 class _Reader:
@@ -356,6 +548,11 @@ class _Reader:
                 isinstance(v, str) and v.strip() for v in value.values()):
             raise self.fail(f"{prefix}.{key}", "expected a table of names to non-empty strings")
         return dict(value)
+
+    def known_keys(self, table: Mapping[str, Any], prefix: str, keys: tuple[str, ...]) -> None:
+        unknown = sorted(set(table) - set(keys))
+        if unknown:
+            raise self.fail(f"{prefix}.{unknown[0]}", f"unknown key (expected: {', '.join(keys)})")
 
     def role_map(self, table: Mapping[str, Any], prefix: str, roles: type[enum.Enum]) -> dict:
         result = {}

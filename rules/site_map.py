@@ -5,16 +5,21 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 
-from .policy import FieldRole, StatusRole
+from .policy import FieldRole, FreezeFieldRole, StatusRole
 
 
 @dataclasses.dataclass(frozen=True)
 class SiteMap:
-    """Field ids and status ids by policy role, and the account changeguard acts as."""
+    """Field ids and status ids by policy role, and the account changeguard acts as.
+
+    ``freeze_field_ids``: the fields of one-off freezes declared in Jira (empty when the policy
+    reads none).
+    """
 
     field_ids: Mapping[FieldRole, str]
     status_ids: Mapping[StatusRole, str]
     bot_account_id: str
+    freeze_field_ids: Mapping[FreezeFieldRole, str] = dataclasses.field(default_factory=dict)
 
     def status_role(self, status_id: str | None) -> StatusRole | None:
         """Return the policy role of a status id, or None for a status the policy doesn't name."""

@@ -17,8 +17,13 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Request, Response
 
-from sandbox import jira_routes, jira_workflows, webhook_admin  # noqa: F401 - routes
-from sandbox.jira_routing import ROUTES, URL_MAP, Call
+from sandbox import (  # noqa: F401 - routes
+    jira_attachments,
+    jira_routes,
+    jira_workflows,
+    webhook_admin,
+)
+from sandbox.jira_routing import ROUTES, URL_MAP, Call, RawAnswer, Upload
 from sandbox.jira_state import JiraError, JiraSite, SandboxUser, format_time, utc_now
 
 if TYPE_CHECKING:  # openapi-core, under spec_check, is only needed when checks are on
@@ -30,6 +35,7 @@ logger = logging.getLogger(__name__)
 HOLD_SECONDS = 120
 JSON_TYPE = "application/json;charset=UTF-8"
 _NOT_JSON = object()
+MULTIPART = "multipart/form-data"
 NOT_AUTHENTICATED = "You are not authenticated. Authentication required to perform this operation."
 
 
@@ -45,6 +51,7 @@ class RecordedRequest:
     account_id: str | None
     time: float
     response: Any = field(default=None, repr=False)
+    uploads: tuple[Upload, ...] = ()
 
 
 @dataclass
@@ -63,6 +70,20 @@ class Fault:
     def matches(self, method: str, path: str) -> bool:
         """Tell whether a request should get this fault."""
         return self.method in {"*", method} and bool(self.path_regex.search(path))
+
+
+def _uploads(request: Request) -> tuple[Upload, ...]:
+    """Return the files of a multipart/form-data request, in the order they came."""
+    if request.mimetype != MULTIPART:
+        return ()
+    uploads = []
+    for name, upload in request.files.items(multi=True):
+        try:
+            uploads.append(Upload(name, upload.filename or "",
+                                  upload.mimetype or "application/octet-stream", upload.read()))
+        finally:
+            upload.close()  # the spooled temporary file werkzeug read it into
+    return tuple(uploads)
 
 
 class SandboxApp:
@@ -104,8 +125,9 @@ class SandboxApp:
         raw = request.get_data()
         user = self._authenticate(request)
         spec_request = self.checker.request_of(request) if self.checker is not None else None
+        uploads = _uploads(request)
         try:
-            body: Any = json.loads(raw) if raw else None
+            body: Any = json.loads(raw) if raw and request.mimetype != MULTIPART else None
         except ValueError:
             body = _NOT_JSON
         checked = spec_request is not None
@@ -120,7 +142,8 @@ class SandboxApp:
         elif user is None:
             status, answer, headers = 401, {"errorMessages": [NOT_AUTHENTICATED], "errors": {}}, {}
         else:
-            status, answer, routed = self._dispatch(request, body, user, spec_request, checked)
+            status, answer, routed = self._dispatch(request, body, uploads, user, spec_request,
+                                                    checked)
             headers, checked = {}, checked and routed
         response = self._respond(status, answer, headers)
         if checked:
@@ -135,12 +158,14 @@ class SandboxApp:
                 account_id=user.account_id if user else None,
                 time=time.monotonic(),
                 response=answer,
+                uploads=uploads,
             ))
         return response
 
-    def _dispatch(self, request: Request, body: Any, user: SandboxUser,
-                  spec_request: SpecRequest | None, checked: bool) -> tuple[int, Any, bool]:
-        """Route the request; return status, answer and whether a route matched."""
+    def _dispatch(self, request: Request, body: Any, uploads: tuple[Upload, ...],
+                  user: SandboxUser, spec_request: SpecRequest | None,
+                  checked: bool) -> tuple[int, Any, bool]:
+        """Route the request; return status, answer and whether a route's handler answered."""
         if body is _NOT_JSON:
             error = JiraError(400, ["Unexpected character in the request body: not valid JSON."])
             return 400, error.body(), True
@@ -158,9 +183,10 @@ class SandboxApp:
             if problems:
                 self._violations(problems)
                 message = "The request does not match the Jira Cloud REST API: " + problems[0]
-                return 400, {"errorMessages": [message], "errors": {}}, True
+                # The refusal is the sandbox's, not the operation's: its answer is not checked.
+                return 400, {"errorMessages": [message], "errors": {}}, False
         call = Call(self.site, user, self.base_url, request.args.to_dict(flat=False), body,
-                    self.on_register, self.registrations)
+                    self.on_register, self.registrations, dict(request.headers), list(uploads))
         try:
             status, answer = ROUTES[endpoint](call, **path_args)
         except JiraError as exc:
@@ -205,6 +231,9 @@ class SandboxApp:
         return fault.status, {"errorMessages": [message], "errors": {}}, headers
 
     def _respond(self, status: int, answer: Any, headers: dict[str, str]) -> Response:
+        if isinstance(answer, RawAnswer):
+            return Response(answer.data, status=status, headers={**headers, **answer.headers},
+                            content_type=answer.content_type or None)
         if answer is None:
             return Response(status=status, headers=headers)
         return Response(json.dumps(answer), status=status, headers=headers, content_type=JSON_TYPE)

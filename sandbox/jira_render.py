@@ -7,6 +7,7 @@ from typing import Any, Iterable
 
 from sandbox.adf import adf_to_text
 from sandbox.jira_state import (
+    Attachment,
     Comment,
     FieldDef,
     Group,
@@ -115,6 +116,7 @@ _SCHEMAS = {
     "reporter": lambda f: {"type": "user", "system": "reporter"},
     "assignee": lambda f: {"type": "user", "system": "assignee"},
     "labels": lambda f: {"type": "array", "items": "string", "system": "labels"},
+    "attachment": lambda f: {"type": "array", "items": "attachment", "system": "attachment"},
     "created": lambda f: {"type": "datetime", "system": "created"},
     "updated": lambda f: {"type": "datetime", "system": "updated"},
 }
@@ -152,6 +154,8 @@ def field_value_json(
         return format_time(getattr(issue, kind))
     if kind == "reporter":
         return user_json(site.user_by_account(issue.reporter), base, version)
+    if kind == "attachment":
+        return [attachment_json(site, a, base, version) for a in issue.attachments]
     value = issue.values.get(fdef.id)
     if kind == "labels":
         return list(value or [])
@@ -246,6 +250,24 @@ def remote_link_json(link: RemoteLink, issue: Issue, base: str) -> dict[str, Any
 def remote_link_url(link: RemoteLink, issue: Issue, base: str) -> str:
     """Return the URL of a remote link, as its ``self``."""
     return f"{base}/rest/api/3/issue/{issue.key}/remotelink/{link.id}"
+
+
+def attachment_json(site: JiraSite, attachment: Attachment, base: str, version: int = 3,
+                    *, metadata: bool = False) -> dict[str, Any]:
+    """Return an attachment as an upload's answer and an issue's ``attachment`` field show it.
+
+    With ``metadata`` it is GET attachment/{id}'s answer, where the id is a number, not a string.
+    """
+    return {
+        "self": f"{base}/rest/api/{version}/attachment/{attachment.id}",
+        "id": attachment.id if metadata else str(attachment.id),
+        "filename": attachment.filename,
+        "author": user_json(site.user_by_account(attachment.author), base, version),
+        "created": format_time(attachment.created),
+        "size": attachment.size,
+        "mimeType": attachment.mime_type,
+        "content": f"{base}/rest/api/{version}/attachment/content/{attachment.id}",
+    }
 
 
 def comment_json(

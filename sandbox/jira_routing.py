@@ -13,6 +13,25 @@ from sandbox.jira_state import JiraError, JiraSite, SandboxUser
 logger = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
+class Upload:
+    """One file of a multipart/form-data request: the form field it came in, and the file."""
+
+    field: str
+    filename: str
+    mime_type: str
+    content: bytes
+
+
+@dataclass(frozen=True)
+class RawAnswer:
+    """An answer that is not JSON: bytes of a content type (empty for none), extra headers."""
+
+    data: bytes
+    content_type: str = ""
+    headers: dict[str, str] = field(default_factory=dict)
+
+
 @dataclass
 class Call:
     """What a handler gets: the site, the caller, and the request's parts."""
@@ -24,6 +43,13 @@ class Call:
     body: Any
     on_register: Callable[[str | None, str | None], None] = lambda url, secret: None
     registrations: dict[str, dict[str, Any]] = field(default_factory=dict)
+    headers: dict[str, str] = field(default_factory=dict)
+    uploads: list[Upload] = field(default_factory=list)
+
+    def header(self, name: str) -> str | None:
+        """Return a request header (any case of its name), or None."""
+        wanted = name.lower()
+        return next((v for k, v in self.headers.items() if k.lower() == wanted), None)
 
     def arg(self, name: str, default: str | None = None) -> str | None:
         """Return the first value of a query parameter."""

@@ -28,7 +28,14 @@ DEFAULT_POLICY_PATH = Path(__file__).resolve().parents[1] / "worker" / "default_
 PROJECT = Project(id="10000", key="CHG", name="Change Management")
 CHANGE_REQUEST = IssueType("10100", "Change Request", "A request to change production.")
 EPIC = IssueType("10000", "Epic", "A big user story that needs to be broken down.", 1)
+CHANGE_FREEZE_ID = "10101"
+FREEZE_DEFAULTS = {"issue_type": "Change Freeze", "kind_field": "Freeze Kind",
+                   "reason_field": "Freeze Reason"}
+FREEZE_KINDS = {"hard": "Hard", "soft": "Soft"}
 FIRST_CUSTOM_FIELD = 10050
+# Freeze fields have ids of their own, so adding them leaves the change fields' ids as they were.
+FIRST_FREEZE_FIELD = 10090
+FIRST_FREEZE_OPTION_ID = 10300
 FIRST_STATUS_ID = 10001
 FIRST_OPTION_ID = 10200
 GLOBAL_TRANSITION_ID = "901"
@@ -88,6 +95,7 @@ SYSTEM_FIELDS = (
     ("reporter", "Reporter"),
     ("assignee", "Assignee"),
     ("labels", "Labels"),
+    ("attachment", "Attachment"),
     ("created", "Created"),
     ("updated", "Updated"),
 )
@@ -116,10 +124,41 @@ def make_user(name: str, display_name: str, groups: tuple[str, ...]) -> SandboxU
     )
 
 
+def freeze_names(policy: dict[str, Any]) -> dict[str, Any]:
+    """Return the freeze issue type's and fields' names, and the Freeze Kind option values.
+
+    They come from the policy's [freezes] table where it names them (issue_type, kind_field,
+    reason_field, kind_values), else from the defaults; kind_values maps hard and soft to the
+    kind field's option values. The site has the reason field even where the policy names none.
+    """
+    table = policy.get("freezes", {})
+    names = {key: table.get(key, default) for key, default in FREEZE_DEFAULTS.items()}
+    kinds = table.get("kind_values", FREEZE_KINDS)
+    names["kinds"] = list(kinds.values()) if isinstance(kinds, dict) else list(kinds)
+    return names
+
+
+def _freeze_fields(policy: dict[str, Any]) -> list[FieldDef]:
+    """Return the Change Freeze's own fields: the Freeze Kind select and the Freeze Reason."""
+    names = freeze_names(policy)
+    options = tuple(Option(str(FIRST_FREEZE_OPTION_ID + index), value)
+                    for index, value in enumerate(names["kinds"]))
+    return [
+        FieldDef(f"customfield_{FIRST_FREEZE_FIELD}", names["kind_field"], "option",
+                 custom=True, options=options),
+        FieldDef(f"customfield_{FIRST_FREEZE_FIELD + 1}", names["reason_field"], "textarea",
+                 custom=True),
+    ]
+
+
 def _fields(policy: dict[str, Any]) -> list[FieldDef]:
     fields: list[FieldDef] = []
     next_option = FIRST_OPTION_ID
-    custom_roles = [(r, n) for r, n in policy["fields"].items() if r != "description"]
+    freeze_fields = _freeze_fields(policy)
+    # A freeze field the policy also lists under [fields] is made once, as a freeze field.
+    taken = {fdef.name for fdef in freeze_fields}
+    custom_roles = [(r, n) for r, n in policy["fields"].items()
+                    if r != "description" and n not in taken]
     for offset, (role, name) in enumerate(custom_roles):
         kind, source = FIELD_KINDS.get(role, ("textarea", None))
         options: list[Option] = []
@@ -131,6 +170,7 @@ def _fields(policy: dict[str, Any]) -> list[FieldDef]:
                 next_option += 1
         field_id = f"customfield_{FIRST_CUSTOM_FIELD + offset}"
         fields.append(FieldDef(field_id, name, kind, custom=True, options=tuple(options)))
+    fields += freeze_fields
     description_name = policy["fields"].get("description", "Description")
     for field_id, name in SYSTEM_FIELDS:
         name = description_name if field_id == "description" else name
@@ -182,9 +222,11 @@ def build_site(policy_path: Path | None = None) -> JiraSite:
     ]
     fields = _fields(policy)
     statuses, transitions = _workflow(policy, fields)
+    change_freeze = IssueType(CHANGE_FREEZE_ID, freeze_names(policy)["issue_type"],
+                              "A period in which changes to production are held back.")
     site = JiraSite(
         project=PROJECT,
-        issue_types=[EPIC, CHANGE_REQUEST],
+        issue_types=[EPIC, CHANGE_REQUEST, change_freeze],
         statuses=statuses,
         initial_status=statuses[0].id,
         fields=fields,

@@ -14,8 +14,8 @@ import requests
 
 from sandbox.adf import adf_to_text, text_to_adf
 from sandbox.jira_app import RecordedRequest, SandboxApp
-from sandbox.jira_render import field_value_json, remote_link_json
-from sandbox.jira_seed import BOT_NAME, build_site
+from sandbox.jira_render import attachment_json, field_value_json, remote_link_json
+from sandbox.jira_seed import BOT_NAME, build_site, freeze_names, load_policy
 from sandbox.jira_state import SandboxUser, SiteEvent, format_time
 from sandbox.serving import ServingThread
 from sandbox.webhook_payloads import build_payload
@@ -79,6 +79,7 @@ class SandboxJira:
         self.webhook_url = webhook_url
         self.webhook_secret = webhook_secret
         self.site = build_site(policy_path)
+        self._freeze = freeze_names(load_policy(policy_path))
         self.site.listeners.append(self._on_event)
         self._sender = WebhookSender(retry_delays)
         self._app = SandboxApp(self.site, _spec_checker() if spec_check else None, self._register)
@@ -135,6 +136,41 @@ class SandboxJira:
             }
         }
         return self._request(as_user, "POST", "/rest/api/3/issue", body).json()["key"]
+
+    def create_freeze(self, as_user: str, summary: str, start: datetime, end: datetime,
+                      kind: str, reason: str | None = None) -> str:
+        """Declare a one-off freeze as `as_user`: a Change Freeze issue; return its key.
+
+        ``kind`` is the Freeze Kind option value (Hard or Soft by default), and ``start`` and
+        ``end`` go in Planned Start and Planned End, as on a Change Request.
+        """
+        fields: dict[str, object] = {"Planned Start": start, "Planned End": end,
+                                     self._freeze["kind_field"]: kind}
+        if reason is not None:
+            fields[self._freeze["reason_field"]] = reason
+        body = {
+            "fields": {
+                "project": {"key": self.site.project.key},
+                "issuetype": {"name": self._freeze["issue_type"]},
+                "summary": summary,
+                **self._field_values(fields),
+            }
+        }
+        return self._request(as_user, "POST", "/rest/api/3/issue", body).json()["key"]
+
+    def attach(self, key: str, as_user: str, filename: str, content: bytes,
+               mime_type: str) -> dict[str, Any]:
+        """Attach a file to an issue as `as_user`; return the attachment as Jira answers it."""
+        person = self.site.users[as_user]
+        path = f"/rest/api/3/issue/{key}/attachments"
+        response = requests.post(
+            self.base_url + path, files={"file": (filename, content, mime_type)},
+            headers={"X-Atlassian-Token": "no-check"}, timeout=HTTP_TIMEOUT,
+            auth=(person.email, person.api_token),
+        )
+        if response.status_code >= 400:
+            raise SandboxRequestError("POST", path, response.status_code, response.text)
+        return response.json()[0]
 
     def edit(self, key: str, as_user: str, fields: dict[str, object]) -> None:
         """Edit fields (keyed by Jira field name) as `as_user`."""
@@ -211,6 +247,12 @@ class SandboxJira:
         with self.site.lock:
             issue = self.site.issue(key)
             return [remote_link_json(link, issue, self.base_url) for link in issue.remote_links]
+
+    def attachments(self, key: str) -> list[dict[str, Any]]:
+        """Return the issue's attachments, oldest first, as Jira lists them plus their bytes."""
+        with self.site.lock:
+            return [{**attachment_json(self.site, a, self.base_url), "bytes": a.content}
+                    for a in self.site.issue(key).attachments]
 
     def value_of(self, key: str, field_name: str) -> Any:
         """Return a field's value (field named as Jira shows it) as REST v3 renders it."""

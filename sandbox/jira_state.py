@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Callable
@@ -14,6 +15,8 @@ FIRST_ISSUE_ID = 20001
 FIRST_HISTORY_ID = 30001
 FIRST_COMMENT_ID = 40001
 FIRST_REMOTE_LINK_ID = 50001
+FIRST_ATTACHMENT_ID = 10000
+ATTACHMENT_NOT_FOUND = "The attachment with id '{}' does not exist."
 
 
 def utc_now() -> datetime:
@@ -170,6 +173,24 @@ class RemoteLink:
     relationship: str | None = None
 
 
+@dataclass(frozen=True)
+class Attachment:
+    """A file attached to an issue; ``media_id`` names its bytes on the media service."""
+
+    id: int
+    filename: str
+    mime_type: str
+    content: bytes
+    author: str
+    created: datetime
+    media_id: str
+
+    @property
+    def size(self) -> int:
+        """Return the file's size in bytes."""
+        return len(self.content)
+
+
 @dataclass
 class Issue:
     """An issue; `values` maps field id to the sandbox's internal value."""
@@ -187,6 +208,7 @@ class Issue:
     comments: list[Comment] = field(default_factory=list)
     properties: dict[str, Any] = field(default_factory=dict)
     remote_links: list[RemoteLink] = field(default_factory=list)
+    attachments: list[Attachment] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -236,6 +258,7 @@ class JiraSite:
         self._next_history = FIRST_HISTORY_ID
         self._next_comment = FIRST_COMMENT_ID
         self._next_remote_link = FIRST_REMOTE_LINK_ID
+        self._next_attachment = FIRST_ATTACHMENT_ID
 
     # Look-ups
 
@@ -282,6 +305,21 @@ class JiraSite:
         if found is None:
             raise JiraError(404, ["Issue does not exist or you do not have permission to see it."])
         return found
+
+    def issue_type_by_name(self, name: str) -> IssueType:
+        """Return the issue type with this name, or raise KeyError."""
+        for itype in self.issue_types.values():
+            if itype.name == name:
+                return itype
+        raise KeyError(f"the sandbox has no issue type named {name!r}")
+
+    def attachment(self, attachment_id: str) -> tuple[Issue, Attachment]:
+        """Return an attachment and the issue it is on, or raise Jira's 404."""
+        for issue in self.issues.values():
+            for attachment in issue.attachments:
+                if str(attachment.id) == attachment_id:
+                    return issue, attachment
+        raise JiraError(404, [ATTACHMENT_NOT_FOUND.format(attachment_id)])
 
     def available_transitions(self, issue: Issue) -> list[Transition]:
         """Return the transitions available from the issue's current status."""
@@ -333,6 +371,17 @@ class JiraSite:
         self._next_remote_link += 1
         issue.remote_links.append(link)
         return link
+
+    def add_attachment(self, issue: Issue, author: str, filename: str, mime_type: str,
+                       content: bytes) -> Attachment:
+        """Attach a file to the issue (ids increase site-wide)."""
+        number = self._next_attachment
+        self._next_attachment += 1
+        media_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"sandbox-jira/media/{number}"))
+        attachment = Attachment(number, filename, mime_type, content, author, utc_now(),
+                                media_id)
+        issue.attachments.append(attachment)
+        return attachment
 
     def announce(self, event: SiteEvent) -> None:
         """Tell listeners (the webhook sender) about a committed change, in commit order."""

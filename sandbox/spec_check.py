@@ -51,6 +51,14 @@ def _patch_known_defects(spec: dict[str, Any]) -> dict[str, Any]:
     answer = remote["responses"]["200"]["content"]["application/json"]
     link = answer["schema"]
     answer["schema"] = {"oneOf": [link, {"type": "array", "items": link}]}
+    # Add attachment declares its multipart body as an array of Spring's MultipartFile objects,
+    # which no form matches; on the wire it is a form whose `file` field holds the file.
+    upload = spec["paths"]["/rest/api/3/issue/{issueIdOrKey}/attachments"]["post"]
+    upload["requestBody"]["content"]["multipart/form-data"]["schema"] = {
+        "type": "object",
+        "required": ["file"],
+        "properties": {"file": {"type": "string", "format": "binary"}},
+    }
     # An answer declared as JSON with an empty schema (204s, property PUTs) has no body in Jira.
     for operations in spec["paths"].values():
         for operation in operations.values():

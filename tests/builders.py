@@ -251,3 +251,31 @@ class Clock:
 
     def __call__(self) -> float:
         return 1000.0 + sum(self.waits)
+
+
+def attachment_json(jira, number: int, filename: str, content: bytes, mime_type: str, *,
+                    metadata: bool = False) -> dict:
+    """Return the attachment JSON Jira gives (the id a number in GET attachment/{id}'s
+    metadata, a string elsewhere), `created` read from the sandbox site's own record."""
+    created = next(a["created"] for issue in jira.site.issues.values()
+                   for a in jira.attachments(issue.key) if a["id"] == str(number))
+    author = jira.bot.account_id
+    return {
+        "self": f"{jira.base_url}/rest/api/3/attachment/{number}",
+        "id": number if metadata else str(number),
+        "filename": filename,
+        "author": {
+            "self": f"{jira.base_url}/rest/api/3/user?accountId={author}",
+            "accountId": author,
+            "avatarUrls": {s: f"https://avatar-management.services.atlassian.com/default/{s}"
+                           for s in ("48x48", "24x24", "16x16", "32x32")},
+            "displayName": "changeguard",
+            "active": True,
+            "timeZone": "Etc/UTC",
+            "accountType": "atlassian",
+        },
+        "created": created,
+        "size": len(content),
+        "mimeType": mime_type,
+        "content": f"{jira.base_url}/rest/api/3/attachment/content/{number}",
+    }

@@ -21,6 +21,8 @@ logger = logging.getLogger(__name__)
 _RETRY_ANY_METHOD = frozenset({429, 503})
 _RETRY_IDEMPOTENT = frozenset({500, 502, 504})
 _IDEMPOTENT_METHODS = frozenset({"GET", "PUT", "DELETE", "HEAD"})
+# An upload is a form POST, which Jira refuses (403 "XSRF check failed") without the opt-out.
+_UPLOAD_HEADERS = {"Accept": "application/json", "X-Atlassian-Token": "no-check"}
 CHANGELOG_PAGE_SIZE = 100  # the most GET issue/{key}/changelog gives in one page
 
 
@@ -116,8 +118,14 @@ class JiraClient:
         *,
         params: Mapping[str, Any] | None = None,
         json: Any = None,
+        headers: Mapping[str, str] | None = None,
+        files: Mapping[str, tuple[str, bytes, str]] | None = None,
     ) -> requests.Response:
-        """Send one request; retry 429/503 (honouring Retry-After) and transient faults, bounded."""
+        """Send one request; retry 429/503 (honouring Retry-After) and transient faults, bounded.
+
+        ``files`` (field -> (filename, bytes, MIME type)) makes it a multipart/form-data POST;
+        ``headers`` then replace the JSON ones, so the form's boundary is set by requests.
+        """
         method = method.upper()
         budget = CallBudget(self._budget, self._timeout, self._clock)
         for attempt in range(1, self._max_attempts + 1):
@@ -125,7 +133,8 @@ class JiraClient:
             try:
                 response = self._client().request(
                     method, path.lstrip("/"), params=dict(params) if params else None,
-                    json=json, advanced_mode=True,
+                    json=json, headers=dict(headers) if headers else None,
+                    files=dict(files) if files else None, advanced_mode=True,
                 )
             except (requests.ConnectionError, requests.Timeout) as exc:
                 self._report(method, None)
@@ -360,6 +369,34 @@ class JiraClient:
         except JiraNotFound:
             self._json("GET", path)  # the issue itself missing is the caller's 404
             return []
+
+    def add_attachment(self, key: str, filename: str, content: bytes, mime_type: str) -> dict:
+        """Attach a file to the issue; return the attachment (id, filename, size, content URL).
+
+        Jira takes files only as multipart/form-data, and only with its XSRF opt-out header.
+        """
+        response = self.request(
+            "POST", f"rest/api/3/issue/{_seg(key)}/attachments",
+            headers=_UPLOAD_HEADERS, files={"file": (filename, content, mime_type)},
+        )
+        return response.json()[0]
+
+    def get_attachments(self, key: str) -> list[dict]:
+        """Return the issue's attachments (id, filename, mimeType, size, created, author)."""
+        issue = self._json("GET", f"rest/api/3/issue/{_seg(key)}",
+                           params={"fields": "attachment"})
+        return list(issue.get("fields", {}).get("attachment") or [])
+
+    def get_attachment_content(self, attachment_id: str) -> bytes:
+        """Return an attachment's bytes."""
+        # Without redirect=false Jira answers 303 to its media service: one call instead of two.
+        response = self.request("GET", f"rest/api/3/attachment/content/{_seg(attachment_id)}",
+                                params={"redirect": "false"})
+        return response.content
+
+    def delete_attachment(self, attachment_id: str) -> None:
+        """Delete an attachment (JiraNotFound if there is none with this id)."""
+        self.request("DELETE", f"rest/api/3/attachment/{_seg(attachment_id)}")
 
     def get_issue_property(self, key: str, property_key: str) -> Any:
         """Return the value of an issue property, or None when it is not set."""

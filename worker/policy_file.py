@@ -6,6 +6,7 @@ from pathlib import Path
 
 from rules.policy import Policy, PolicyError, parse_policy
 
+from .freeze_rules import freeze_rules
 from .settings import DEFAULT_POLICY_PATH
 
 
@@ -16,4 +17,6 @@ def load_policy(path: Path | None = None) -> Policy:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise PolicyError(f"{path}: cannot read the policy file: {exc.strerror}") from exc
-    return parse_policy(text, source=str(path))
+    policy = parse_policy(text, source=str(path))
+    freeze_rules(policy)  # a time zone or RRULE dateutil cannot build fails here, at start-up
+    return policy

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
+from typing import TypeVar
 
-from rules.policy import FieldRole, Policy, StatusRole
+from rules.policy import FieldRole, FreezeFieldRole, Policy, StatusRole
 from rules.site_map import SiteMap
 
 from .jira_client import JiraClient
 
 logger = logging.getLogger(__name__)
+Role = TypeVar("Role", FieldRole, FreezeFieldRole)
 
 
 class SiteMismatch(RuntimeError):
@@ -26,18 +29,8 @@ def resolve_site(jira: JiraClient, policy: Policy) -> SiteMap:
         statuses_by_name.setdefault(status.get("name", ""), []).append(status["id"])
 
     problems: list[str] = []
-    field_ids: dict[FieldRole, str] = {}
-    for role in FieldRole:
-        name = policy.field_name(role)
-        ids = fields_by_name.get(name, [])
-        if not ids:
-            problems.append(f"field {name!r} (policy fields.{role.value}) does not exist on the site")
-        elif len(ids) > 1:
-            problems.append(
-                f"field {name!r} (policy fields.{role.value}) is ambiguous: ids {', '.join(ids)}"
-            )
-        else:
-            field_ids[role] = ids[0]
+    field_ids = _field_ids(policy.field_names, "fields", fields_by_name, problems)
+    freeze_field_ids = _field_ids(policy.freezes.field_names, "freezes", fields_by_name, problems)
     status_ids: dict[StatusRole, str] = {}
     for role in StatusRole:
         name = policy.status_names[role]
@@ -52,7 +45,25 @@ def resolve_site(jira: JiraClient, policy: Policy) -> SiteMap:
     if problems:
         raise SiteMismatch("the Jira site does not match the policy:\n  - " + "\n  - ".join(problems))
     myself = jira.get_myself()
-    site = SiteMap(field_ids=field_ids, status_ids=status_ids, bot_account_id=myself["accountId"])
+    site = SiteMap(field_ids=field_ids, status_ids=status_ids, bot_account_id=myself["accountId"],
+                   freeze_field_ids=freeze_field_ids)
     logger.info("site resolved", extra={"fields": len(field_ids), "statuses": len(status_ids),
                                         "account_id": site.bot_account_id})
     return site
+
+
+def _field_ids(names: Mapping[Role, str], table: str, fields_by_name: Mapping[str, list[str]],
+               problems: list[str]) -> dict[Role, str]:
+    """Return the id of each named field; note in ``problems`` those absent or ambiguous."""
+    field_ids: dict[Role, str] = {}
+    for role, name in names.items():
+        # [freezes] names its fields kind_field and reason_field.
+        key = f"{table}.{role.value}" + ("_field" if table == "freezes" else "")
+        ids = fields_by_name.get(name, [])
+        if not ids:
+            problems.append(f"field {name!r} (policy {key}) does not exist on the site")
+        elif len(ids) > 1:
+            problems.append(f"field {name!r} (policy {key}) is ambiguous: ids {', '.join(ids)}")
+        else:
+            field_ids[role] = ids[0]
+    return field_ids

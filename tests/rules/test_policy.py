@@ -2,11 +2,12 @@
 
 import dataclasses
 import re
+from datetime import timedelta
 
 import pytest
 
-from rules.policy import (Category, FieldRole, PolicyError, StandardTemplate, StatusRole,
-                          parse_policy)
+from rules.policy import (NO_FREEZES, Category, FieldRole, FreezeFieldRole, FreezeKind,
+                          PolicyError, RecurringFreeze, StandardTemplate, StatusRole, parse_policy)
 from worker.policy_file import load_policy
 from worker.settings import DEFAULT_POLICY_PATH
 
@@ -207,3 +208,159 @@ def test_a_policy_without_template_content_still_loads():
     policy = parse_policy(BARE, "p.toml")
     assert policy.template_specs == {} and policy.standard_templates == (
         "Copy update", "Dependency patch bump", "Feature flag toggle")
+
+
+# [freezes]: the default policy's table, and a bare one a test fills with what it needs.
+FREEZES = DEFAULT[DEFAULT.index("[freezes]"):DEFAULT.index("[slack]")]
+FIRST_ENTRY = FREEZES.index("[[freezes.recurring]]")
+WEEKEND_FREEZE = FREEZES[FIRST_ENTRY:FREEZES.index("[[freezes.recurring]]", FIRST_ENTRY + 1)]
+
+
+def with_freezes(table: str) -> str:
+    """Return the default policy with this text in place of its [freezes] table."""
+    return DEFAULT.replace(FREEZES, table + "\n", 1)
+
+
+def weekend_with(old: str, new: str) -> str:
+    """Return a policy whose only freeze is the default Weekend one, edited."""
+    assert old in WEEKEND_FREEZE, old
+    return with_freezes("[freezes]\n" + WEEKEND_FREEZE.replace(old, new, 1))
+
+
+FREEZE_ERRORS = [
+    ("freezes not a table", "freezes = 3\n" + with_freezes(""), r"p\.toml: \[freezes\]: expected a table"),
+    ("unknown key", with_freezes('[freezes]\nissue_typ = "Change Freeze"'),
+     r"p\.toml: freezes\.issue_typ: unknown key \(expected: issue_type, kind_field, "
+     r"reason_field, kind_values, recurring\)"),
+    ("issue type without kind field", with_freezes('[freezes]\nissue_type = "Change Freeze"'),
+     r"p\.toml: freezes\.kind_field: expected a non-empty string"),
+    ("kind field without issue type", with_freezes('[freezes]\nkind_field = "Freeze Kind"'),
+     r"p\.toml: freezes\.kind_field: set freezes\.issue_type too: the kind field belongs to "
+     r"the issue type of one-off freezes"),
+    ("reason field without issue type", with_freezes('[freezes]\nreason_field = "Why"'),
+     r"p\.toml: freezes\.reason_field: set freezes\.issue_type too"),
+    ("blank reason field", with_freezes('[freezes]\nissue_type = "F"\nkind_field = "K"\n'
+                                        'reason_field = " "'),
+     r"p\.toml: freezes\.reason_field: expected a non-empty string"),
+    ("kind values not a table", with_freezes('[freezes]\nkind_values = ["Hard", "Soft"]'),
+     r'p\.toml: freezes\.kind_values: expected a table: \{ hard = "Hard", soft = "Soft" \}'),
+    ("kind value missing", with_freezes('[freezes]\nkind_values = { hard = "Hard" }'),
+     r"p\.toml: freezes\.kind_values\.soft: expected a non-empty string"),
+    ("kind value unknown", with_freezes('[freezes]\nkind_values = { hard = "H", soft = "S", '
+                                        'frozen = "F" }'),
+     r"p\.toml: freezes\.kind_values\.frozen: unknown key \(expected: hard, soft\)"),
+    ("kind values the same", with_freezes('[freezes]\nkind_values = { hard = "X", soft = "X" }'),
+     r"p\.toml: freezes\.kind_values\.soft: 'X' is also used by freezes\.kind_values\.hard"),
+    ("recurring not tables", with_freezes('[freezes]\nrecurring = ["Weekend"]'),
+     r"p\.toml: freezes\.recurring: expected \[\[freezes\.recurring\]\] tables, one per "
+     r"recurring freeze"),
+    ("recurring a table", with_freezes('[freezes.recurring]\nname = "Weekend"'),
+     r"p\.toml: freezes\.recurring: expected \[\[freezes\.recurring\]\] tables"),
+    ("entry without name", weekend_with('name = "Weekend"\n', ""),
+     r"p\.toml: freezes\.recurring\[0\]\.name: expected a non-empty string"),
+    ("entry with unknown key", weekend_with('kind = "soft"', 'kind = "soft"\nuntil = 2027'),
+     r"p\.toml: freezes\.recurring\[0\]\.until: unknown key \(expected: name, rrule, duration, "
+     r"timezone, kind, reason\)"),
+    ("bad rrule names the entry", weekend_with("BYDAY=FR", "BYDAY=FRI"),
+     r'p\.toml: freezes\.recurring\[0\] \("Weekend"\)\.rrule: '
+     r"'FREQ=WEEKLY;BYDAY=FRI;BYHOUR=15;BYMINUTE=0;BYSECOND=0' is not a usable RFC 5545 "
+     r"RRULE: BYDAY=FRI is not a valid value"),
+    ("hourly rrule", weekend_with("FREQ=WEEKLY", "FREQ=HOURLY"),
+     r'freezes\.recurring\[0\] \("Weekend"\)\.rrule: .* FREQ must be one of DAILY, WEEKLY, '
+     r"MONTHLY, YEARLY \(a freeze recurs at most daily\)"),
+    ("rrule missing", weekend_with('rrule = "FREQ=WEEKLY;BYDAY=FR;BYHOUR=15;BYMINUTE=0;'
+                                   'BYSECOND=0"\n', ""),
+     r'freezes\.recurring\[0\] \("Weekend"\)\.rrule: expected a non-empty string'),
+    ("kind unknown", weekend_with('kind = "soft"', 'kind = "Soft"'),
+     r'freezes\.recurring\[0\] \("Weekend"\)\.kind: expected "hard" or "soft", got \'Soft\''),
+    ("reason missing", weekend_with("reason = ", "# reason = "),
+     r'freezes\.recurring\[0\] \("Weekend"\)\.reason: expected a non-empty string'),
+    ("duration missing", weekend_with('duration = "PT65H"', "# no duration"),
+     r'freezes\.recurring\[0\] \("Weekend"\)\.duration: expected whole hours or an ISO 8601 '
+     r'duration such as "PT65H" or "P9D" \(no months or years\), got None'),
+    ("duration in months", weekend_with('"PT65H"', '"P1M"'),
+     r'\.duration: expected whole hours or an ISO 8601 duration .* got \'P1M\''),
+    ("duration P alone", weekend_with('"PT65H"', '"P"'), r"\.duration: expected whole hours"),
+    ("duration without time after T", weekend_with('"PT65H"', '"P1DT"'),
+     r"\.duration: expected whole hours"),
+    ("duration a float", weekend_with('"PT65H"', "65.5"), r"\.duration: expected whole hours"),
+    ("duration a boolean", weekend_with('"PT65H"', "true"), r"\.duration: expected whole hours"),
+    ("duration of nothing", weekend_with('"PT65H"', '"PT0H"'),
+     r'freezes\.recurring\[0\] \("Weekend"\)\.duration: must be longer than nothing, got '
+     r"'PT0H'"),
+    ("negative hours", weekend_with('"PT65H"', "-3"),
+     r"\.duration: must be longer than nothing, got -3"),
+    ("two freezes of one name", with_freezes("[freezes]\n" + WEEKEND_FREEZE + WEEKEND_FREEZE),
+     r"p\.toml: freezes\.recurring\[1\]\.name: 'Weekend' names another recurring freeze too"),
+]
+
+
+@pytest.mark.parametrize("text, pattern", [e[1:] for e in FREEZE_ERRORS],
+                         ids=[e[0] for e in FREEZE_ERRORS])
+def test_freeze_errors_name_the_entry_and_the_key(text, pattern):
+    with pytest.raises(PolicyError) as error:
+        parse_policy(text, source="p.toml")
+    assert re.search(pattern, str(error.value)), str(error.value)
+    assert str(error.value).startswith("p.toml: ")
+
+
+DURATIONS = [
+    ('"PT65H"', timedelta(hours=65)), ('"pt65h"', timedelta(hours=65)),
+    ('"P9D"', timedelta(days=9)), ('"P2DT17H"', timedelta(days=2, hours=17)),
+    ('"P1W"', timedelta(weeks=1)), ('"PT90M"', timedelta(minutes=90)),
+    ('"PT30S"', timedelta(seconds=30)), ("65", timedelta(hours=65)),
+]
+
+
+@pytest.mark.parametrize("written, length", DURATIONS, ids=[d[0] for d in DURATIONS])
+def test_freeze_durations(written, length):
+    policy = parse_policy(weekend_with('"PT65H"', written))
+    assert policy.freezes.recurring[0].duration == length
+
+
+def test_freezes_in_the_default_policy():
+    freezes = parse_policy(DEFAULT).freezes
+    assert (freezes.issue_type, freezes.field_names, freezes.kind_values) == (
+        "Change Freeze", {FreezeFieldRole.KIND: "Freeze Kind",
+                                   FreezeFieldRole.REASON: "Freeze Reason"},
+        {FreezeKind.HARD: "Hard", FreezeKind.SOFT: "Soft"})
+    assert freezes.recurring == (
+        RecurringFreeze(
+            name="Weekend", rrule="FREQ=WEEKLY;BYDAY=FR;BYHOUR=15;BYMINUTE=0;BYSECOND=0",
+            duration=timedelta(hours=65), timezone="Europe/London", kind=FreezeKind.SOFT,
+            reason="Fewer people are at work to watch a change and roll it back over the "
+                   "weekend."),
+        RecurringFreeze(
+            name="Year end", rrule="FREQ=YEARLY;BYMONTH=12;BYMONTHDAY=24;BYHOUR=0;BYMINUTE=0;"
+                                   "BYSECOND=0",
+            duration=timedelta(days=9), timezone="Europe/London", kind=FreezeKind.HARD,
+            reason="Holidays: most of the company is away and year-end trading must not be "
+                   "disturbed."),
+    )
+
+
+def test_a_freeze_without_a_zone_is_in_the_cabs_and_names_read_back():
+    policy = parse_policy(with_freezes(
+        '[freezes]\nissue_type = "Freeze"\nkind_field = "Severity"\nreason_field = "Why"\n'
+        'kind_values = { hard = "Total", soft = "Partial" }\n'
+        + WEEKEND_FREEZE.replace('timezone = "Europe/London"\n', "")).replace(
+            'timezone = "Europe/London"', 'timezone = "America/New_York"'))
+    freezes = policy.freezes
+    assert freezes.recurring[0].timezone == "America/New_York" == policy.cab.timezone
+    assert freezes.field_names == {FreezeFieldRole.KIND: "Severity",
+                                   FreezeFieldRole.REASON: "Why"}
+    assert (freezes.kind_of("Partial"), freezes.kind_of("Soft"), freezes.kind_of(None)) == (
+        FreezeKind.SOFT, None, None)
+
+
+def test_a_policy_written_before_freezes_still_loads():
+    policy = parse_policy(with_freezes(""), "p.toml")
+    assert policy.freezes == NO_FREEZES
+    assert (policy.freezes.issue_type, policy.freezes.field_names, policy.freezes.recurring) == (
+        None, {}, ())
+
+
+def test_recurring_freezes_only():
+    policy = parse_policy(with_freezes("[freezes]\n" + WEEKEND_FREEZE))
+    assert (policy.freezes.issue_type, policy.freezes.field_names) == (None, {})
+    assert [f.name for f in policy.freezes.recurring] == ["Weekend"]

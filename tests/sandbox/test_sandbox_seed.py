@@ -83,7 +83,7 @@ def test_system_fields_are_listed(http):
     fields = {f["id"]: f for f in http("GET", "/rest/api/3/field").json() if not f["custom"]}
     assert sorted(fields) == sorted([
         "summary", "description", "status", "issuetype", "project", "reporter", "assignee",
-        "labels", "created", "updated",
+        "labels", "attachment", "created", "updated",
     ])
     assert fields["description"]["name"] == "Description"
     assert fields["description"]["schema"] == {"type": "string", "system": "description"}
