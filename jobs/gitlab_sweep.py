@@ -43,7 +43,8 @@ def remember_project(rt: _Store, project_id: int) -> None:
 def recheck_gitlab(rt: Runtime, queue: Queue, minute: str) -> list[str]:
     """Enqueue a judgement of each deployment GitLab holds for approval in a gated environment
     of a project changeguard has heard from, that no judgement keeps waiting or has allowed;
-    return the ids of the jobs enqueued (one per deployment and sweep ``minute``).
+    return the ids of the jobs enqueued (one per deployment and sweep ``minute``). One list of
+    blocked deployments per project.
 
     GitLab sends no hook when a deployment becomes blocked; the Pipeline Hook that stands for
     it goes out only when the pipeline turns ``manual``, not when it already is, and a hook
@@ -53,38 +54,40 @@ def recheck_gitlab(rt: Runtime, queue: Queue, minute: str) -> list[str]:
     known = _waiting_ids(rt)
     enqueued = []
     for project_id in projects:
-        for environment in rt.policy.deploy.environments:
-            try:
-                blocked = rt.gitlab.blocked_deployments(project_id, environment)
-            except GitLabError as exc:
-                # One project's failure (a token that lost access) must not stop the others.
-                logger.warning("gitlab sweep failed", extra={
-                    "project_id": project_id, "environment": environment, "error": str(exc)})
+        try:
+            # Every environment's at once: GitLab's environment filter is exact, and the
+            # policy's names ignore case ("Production" gates GitLab's "production").
+            blocked = rt.gitlab.blocked_deployments(project_id)
+        except GitLabError as exc:
+            # One project's failure (a token that lost access) must not stop the others.
+            logger.warning("gitlab sweep failed", extra={
+                "project_id": project_id, "error": str(exc)})
+            continue
+        for deployment in blocked:
+            if not rt.policy.deploy.gates(deployment["environment"]):
                 continue
-            for deployment in blocked:
-                request = listed_request(project_id, environment, deployment)
-                # One the gate allowed that GitLab still holds waits for other approvers.
-                if request.deployment_id in known or rt.redis.exists(
-                        run_key(rt, request.run_id)):
-                    continue
-                job_id = gate_job_id(rt.settings.namespace, request.deployment_id,
-                                     f"sweep-{minute}")
-                if enqueue_once(queue, JobName.JUDGE_DEPLOYMENT, job_id,
-                                {"request": request.to_json()}):
-                    logger.info("lost gitlab deployment recovered", extra={
-                        "deployment_id": request.deployment_id, "job_id": job_id})
-                    enqueued.append(job_id)
+            request = listed_request(project_id, deployment)
+            # One the gate allowed that GitLab still holds waits for other approvers.
+            if request.deployment_id in known or rt.redis.exists(run_key(rt, request.run_id)):
+                continue
+            job_id = gate_job_id(rt.settings.namespace, request.deployment_id, f"sweep-{minute}")
+            if enqueue_once(queue, JobName.JUDGE_DEPLOYMENT, job_id,
+                            {"request": request.to_json()}):
+                logger.info("lost gitlab deployment recovered", extra={
+                    "deployment_id": request.deployment_id, "job_id": job_id})
+                enqueued.append(job_id)
     return enqueued
 
 
-def listed_request(project_id: int, environment: str, deployment: dict[str, Any]
-                   ) -> DeployRequest:
+def listed_request(project_id: int, deployment: dict[str, Any]) -> DeployRequest:
     """Return the gate's question for a blocked deployment as the deployments list shows it:
-    the one the Pipeline Hook of its pipeline asks (same ids), with its deployment named."""
+    the one the Pipeline Hook of its pipeline asks (same ids, its environment as GitLab spells
+    it), with its deployment named."""
     run_id = f"gitlab:{project_id}:job:{deployment['job_id']}"
     message = deployment["commit_message"].strip() or deployment["commit_title"]
     return DeployRequest(
-        vendor=Vendor.GITLAB, deployment_id=run_id, run_id=run_id, environment=environment,
+        vendor=Vendor.GITLAB, deployment_id=run_id, run_id=run_id,
+        environment=deployment["environment"],
         texts=tuple(t for t in (message, deployment["ref"]) if t),
         sha=deployment["sha"], ref=deployment["ref"], run_url=deployment["job_url"],
         triggered_by=deployment["username"] or deployment["name"],

@@ -126,27 +126,26 @@ class GitLabClient:
         return self._call(f"the blocked deployments of {environment} in project {project_id}",
                           find, [])
 
-    def blocked_deployments(self, project_id: int | str, environment: str
-                            ) -> list[dict[str, Any]]:
-        """Return the deployments of jobs to ``environment`` waiting for approval, newest first.
+    def blocked_deployments(self, project_id: int | str) -> list[dict[str, Any]]:
+        """Return the deployments of jobs waiting for approval in the project, newest first.
 
-        Each is what the gate's question needs: ``id`` (the deployment's), ``job_id``,
-        ``job_url``, ``ref``, ``sha``, ``username``, ``name`` and ``email`` of who triggered it
-        (GitLab's list shows a user without email: None unless it does), ``commit_title``,
-        ``commit_message`` and ``requested_at`` (when its job started, else was made; ISO
-        8601). GETs of the environment's blocked deployments, 100 a page, every page. A
-        deployment without a job (made through the API) is left out: only jobs wait for
-        approval.
+        Each is what the gate's question needs: ``id`` (the deployment's), ``environment``
+        (its name as GitLab spells it), ``job_id``, ``job_url``, ``ref``, ``sha``,
+        ``username``, ``name`` and ``email`` of who triggered it (GitLab's list shows a user
+        without email: None unless it does), ``commit_title``, ``commit_message`` and
+        ``requested_at`` (when its job started, else was made; ISO 8601). GETs of every
+        environment's blocked deployments at once (GitLab's ``environment`` filter is
+        exact, a policy's names are not), 100 a page, every page. A deployment without a job
+        (made through the API) is left out: only jobs wait for approval.
         """
         manager = self._gl.projects.get(project_id, lazy=True).deployments
 
         def find() -> list[dict[str, Any]]:
-            pages = manager.list(iterator=True, environment=environment, status="blocked",
-                                 order_by="id", sort="desc", per_page=100, **NO_LIBRARY_RETRY)
+            pages = manager.list(iterator=True, status="blocked", order_by="id", sort="desc",
+                                 per_page=100, **NO_LIBRARY_RETRY)
             return [_blocked(d.asdict()) for d in pages if (d.deployable or {}).get("id")]
 
-        return self._call(f"the blocked deployments of {environment} in project {project_id}",
-                          find, [])
+        return self._call(f"the blocked deployments of project {project_id}", find, [])
 
     def _standing_approval(self, project_id: int | str, deployment_id: int, status: str,
                            comment: str) -> dict[str, Any] | None:
@@ -204,7 +203,9 @@ def _blocked(deployment: dict[str, Any]) -> dict[str, Any]:
     commit = job.get("commit") or {}
     # The deployment's user triggered it; its job's is the same person, kept as a fallback.
     user = deployment.get("user") or job.get("user") or {}
-    return {"id": deployment["id"], "job_id": job["id"], "job_url": job.get("web_url") or "",
+    return {"id": deployment["id"],
+            "environment": (deployment.get("environment") or {}).get("name") or "",
+            "job_id": job["id"], "job_url": job.get("web_url") or "",
             "ref": deployment.get("ref") or "", "sha": deployment.get("sha") or "",
             "username": user.get("username") or "", "name": user.get("name") or "",
             "email": user.get("email") or None,

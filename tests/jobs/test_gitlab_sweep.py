@@ -21,8 +21,8 @@ from worker.gitlab_client import GitLabClient
 
 SECRET = "gitlab-hook-secret-4321"
 MINUTE = "202612011005"
-LIST_QUERY = {"environment": ["production"], "status": ["blocked"], "order_by": ["id"],
-              "sort": ["desc"], "per_page": ["100"]}
+# Every environment's blocked deployments at once: GitLab's environment filter is exact.
+LIST_QUERY = {"status": ["blocked"], "order_by": ["id"], "sort": ["desc"], "per_page": ["100"]}
 
 
 @pytest.fixture
@@ -131,26 +131,49 @@ def test_what_the_sweep_does_not_ask_about(rt, queue, gitlab_sandbox, gitlab_pro
     assert lists(gitlab_sandbox) == listed
 
 
-def test_every_gated_environment_of_every_project_heard_from_is_listed(
+def test_every_project_heard_from_is_listed_once_for_all_its_gated_environments(
         rt, queue, gitlab_sandbox, gitlab_project):
     rt = dataclasses.replace(rt, policy=dataclasses.replace(
         rt.policy, deploy=DeployPolicy(("production", "production-eu"))))
     other = gitlab_sandbox.add_project("acme/other", project_id=8)
     for project in (other, gitlab_project):
         remember_project(rt, project.id)
-    eu, _shop = gitlab_sandbox.add_pipeline(gitlab_project, ["production-eu", "production"])
-    made = gitlab_sandbox.add_deployment(other, "production-eu")
-    gitlab_sandbox.fail_next(403)  # project 7's production list: the others go on
+    gitlab_sandbox.add_deployment(gitlab_project)
+    eu, shop = gitlab_sandbox.add_pipeline(other, ["production-eu", "production"])
+    gitlab_sandbox.add_deployment(other, "staging")
+    gitlab_sandbox.fail_next(403)  # project 7's list: the others go on
 
     ids = recheck_gitlab(rt, queue, MINUTE)
 
     ns = rt.settings.namespace
-    assert ids == [gate_job_id(ns, f"gitlab:7:job:{eu.job_id}", f"sweep-{MINUTE}"),
-                   gate_job_id(ns, f"gitlab:8:job:{made.job_id}", f"sweep-{MINUTE}")]
-    eu_query = {**LIST_QUERY, "environment": ["production-eu"]}
-    assert lists(gitlab_sandbox) == [("7/deployments", LIST_QUERY), ("7/deployments", eu_query),
-                                     ("8/deployments", LIST_QUERY), ("8/deployments", eu_query)]
-    assert gitlab_sandbox.requests[0].status == 403  # so shop's deployment waits a sweep
+    assert ids == [gate_job_id(ns, f"gitlab:8:job:{shop.job_id}", f"sweep-{MINUTE}"),
+                   gate_job_id(ns, f"gitlab:8:job:{eu.job_id}", f"sweep-{MINUTE}")]
+    assert [DeployRequest.from_json(job[2]["request"]).environment for job in jobs(queue)] == [
+        "production", "production-eu"]
+    assert lists(gitlab_sandbox) == [("7/deployments", LIST_QUERY), ("8/deployments", LIST_QUERY)]
+    assert gitlab_sandbox.requests[0].status == 403  # so project 7's deployment waits a sweep
+
+
+def test_a_policy_naming_an_environment_in_another_case_finds_gitlabs_deployments(
+        rt, queue, gitlab_sandbox, gitlab_project):
+    # GitLab's environment= filter is exact: listing "Production" would find nothing.
+    policy = rt.policy
+    rt = dataclasses.replace(rt, policy=dataclasses.replace(
+        policy, deploy=dataclasses.replace(policy.deploy, environments=("Production",))))
+    remember_project(rt, gitlab_project.id)
+    made = gitlab_sandbox.add_deployment(gitlab_project)
+    gitlab_sandbox.add_deployment(gitlab_project, "staging")
+
+    ids = recheck_gitlab(rt, queue, MINUTE)
+
+    job_id = gate_job_id(rt.settings.namespace, f"gitlab:7:job:{made.job_id}", f"sweep-{MINUTE}")
+    request = asked(gitlab_sandbox, made)
+    assert ids == [job_id]
+    # The question names the environment as GitLab spells it, as its hooks' do.
+    assert request.environment == "production"
+    assert jobs(queue) == [(job_id, JobName.JUDGE_DEPLOYMENT.value,
+                            {"request": request.to_json()})]
+    assert lists(gitlab_sandbox) == [("7/deployments", LIST_QUERY)]
 
 
 def test_a_gitlab_failure_is_logged_and_the_sweep_goes_on(rt, queue, gitlab_sandbox,
@@ -163,10 +186,9 @@ def test_a_gitlab_failure_is_logged_and_the_sweep_goes_on(rt, queue, gitlab_sand
         assert recheck_gitlab(rt, queue, MINUTE) == []
 
     [record] = [r for r in caplog.records if r.name == "jobs.gitlab_sweep"]
-    assert (record.message, record.project_id, record.environment, record.error) == (
-        "gitlab sweep failed", 7, "production",
-        "GitLab answered 403 to the blocked deployments of production in project 7: "
-        "403 sandbox fault")
+    assert (record.message, record.project_id, record.error) == (
+        "gitlab sweep failed", 7,
+        "GitLab answered 403 to the blocked deployments of project 7: 403 sandbox fault")
 
 
 def test_the_deploy_job_gitlab_sent_no_hook_for_is_found_by_the_sweep(

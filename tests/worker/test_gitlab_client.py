@@ -266,53 +266,58 @@ def test_blocked_deployment_for_job_retries_and_then_names_its_call(gitlab_sandb
     assert [r.status for r in gitlab_sandbox.requests] == [503, 200, 403]
 
 
-# The blocked deployments of an environment (what the reconciliation sweep judges)
+# The blocked deployments of a project (what the reconciliation sweep judges)
+
+# No environment filter: GitLab's is exact, a policy's environment names ignore case.
+BLOCKED_QUERY = {"status": ["blocked"], "order_by": ["id"], "sort": ["desc"], "per_page": ["100"]}
+
 
 def listed(sandbox, made):
-    return {"id": made.id, "job_id": made.job_id,
+    return {"id": made.id, "environment": made.environment, "job_id": made.job_id,
             "job_url": f"{sandbox.url}/acme/shop/-/jobs/{made.job_id}", "ref": made.ref,
             "sha": made.sha, "username": "dana", "name": "Dana Developer", "email": None,
             "commit_title": made.commit_title, "commit_message": made.commit_title,
             "requested_at": made.created_at}
 
 
-def test_blocked_deployments_are_those_held_in_the_environment_newest_first(gitlab_sandbox,
-                                                                           gitlab_project):
+def test_blocked_deployments_are_those_held_in_every_environment_newest_first(gitlab_sandbox,
+                                                                             gitlab_project):
     older = gitlab_sandbox.add_deployment(gitlab_project, ref="release/1.2",
                                           commit_title="CHG-7 rotate certs")
     gitlab_sandbox.add_deployment(gitlab_project, status="running")  # approved: it runs
-    gitlab_sandbox.add_deployment(gitlab_project, "staging")
-    newer = gitlab_sandbox.add_deployment(gitlab_project)
+    staging = gitlab_sandbox.add_deployment(gitlab_project, "staging")
+    newer = gitlab_sandbox.add_deployment(gitlab_project, "Production-EU")
+    gitlab_sandbox.add_deployment(gitlab_sandbox.add_project("acme/other", project_id=8))
 
-    found = client_for(gitlab_sandbox).blocked_deployments(7, "production")
+    found = client_for(gitlab_sandbox).blocked_deployments(7)
 
-    assert found == [listed(gitlab_sandbox, newer), listed(gitlab_sandbox, older)]
+    assert found == [listed(gitlab_sandbox, newer), listed(gitlab_sandbox, staging),
+                     listed(gitlab_sandbox, older)]
+    assert [d["environment"] for d in found] == ["Production-EU", "staging", "production"]
     assert [(r.method, r.path, r.status, r.query) for r in gitlab_sandbox.requests] == [
-        ("GET", "/api/v4/projects/7/deployments", 200, LIST_QUERY)]
+        ("GET", "/api/v4/projects/7/deployments", 200, BLOCKED_QUERY)]
 
 
 def test_blocked_deployments_reads_every_page(gitlab_sandbox, gitlab_project):
     made = [gitlab_sandbox.add_deployment(gitlab_project) for _ in range(101)]
 
-    found = client_for(gitlab_sandbox).blocked_deployments("acme/shop", "production")
+    found = client_for(gitlab_sandbox).blocked_deployments("acme/shop")
 
     assert [d["id"] for d in found] == [d.id for d in reversed(made)]
     assert [(r.path, r.query) for r in gitlab_sandbox.requests] == [
-        ("/api/v4/projects/acme%2Fshop/deployments", LIST_QUERY),
-        ("/api/v4/projects/acme%2Fshop/deployments", {**LIST_QUERY, "page": ["2"]})]
+        ("/api/v4/projects/acme%2Fshop/deployments", BLOCKED_QUERY),
+        ("/api/v4/projects/acme%2Fshop/deployments", {**BLOCKED_QUERY, "page": ["2"]})]
 
 
 def test_blocked_deployments_retries_and_then_names_its_call(gitlab_sandbox, gitlab_project):
     made = gitlab_sandbox.add_deployment(gitlab_project)
     gitlab_sandbox.fail_next(502)
-    assert [d["id"] for d in client_for(gitlab_sandbox).blocked_deployments(
-        7, "production")] == [made.id]
+    assert [d["id"] for d in client_for(gitlab_sandbox).blocked_deployments(7)] == [made.id]
     gitlab_sandbox.fail_next(404)
 
     with pytest.raises(GitLabError) as raised:
-        client_for(gitlab_sandbox).blocked_deployments(7, "production")
+        client_for(gitlab_sandbox).blocked_deployments(7)
 
     assert (raised.value.status, raised.value.message) == (
-        404, "GitLab answered 404 to the blocked deployments of production in project 7: "
-             "404 sandbox fault")
+        404, "GitLab answered 404 to the blocked deployments of project 7: 404 sandbox fault")
     assert [r.status for r in gitlab_sandbox.requests] == [502, 200, 404]
