@@ -8,11 +8,11 @@ from typing import Any
 
 from rules.change_request import fields_to_fetch, parse_change_request
 from rules.deploy_gate import resolve_change
-from rules.deployment import (PROPERTY_KEY as DEPLOYMENTS_KEY, DeployFinish, DeploymentsRecord,
-                              DeployRequest, Vendor, parse_deployments)
+from rules.deployment import (LET_THROUGH, PROPERTY_KEY as DEPLOYMENTS_KEY, DeployFinish,
+                              DeploymentsRecord, DeployRequest, Vendor, parse_deployments)
 from rules.gate_plan import plan_for_finish
 from rules.policy import StatusRole
-from rules.ungated_deploy import PASSED, plan_for_ungated
+from rules.ungated_deploy import plan_for_ungated
 from worker import runtime as runtime_module
 from worker.jira_client import JiraNotFound
 from worker.runtime import Runtime
@@ -36,7 +36,7 @@ def finish_deployment(finish: dict[str, Any], *, runtime: Runtime | None = None)
                                       properties=[DEPLOYMENTS_KEY], expand=["transitions"])
             deployments = parse_deployments(
                 (issue.get("properties") or {}).get(DEPLOYMENTS_KEY))
-            if any(e.state in PASSED for e in deployments.of_run(fin.run_id)):
+            if any(e.state in LET_THROUGH for e in deployments.of_run(fin.run_id)):
                 return _record_finish(rt, key, fin, issue, deployments)
     # Most runs deploy nothing gated (CI runs, other environments): nothing to record. A
     # generic pipeline reporting a gated deployment the gate never let through is flagged.

@@ -10,7 +10,7 @@ from typing import Any
 from .change_history import HistoryEntry, parse_history
 from .change_request import SnapshotError, parse_change_request
 from .deployment import PROPERTY_KEY as DEPLOYMENTS_KEY
-from .deployment import DeployResult, DeployState, outcome_for, parse_deployments
+from .deployment import LET_THROUGH, DeployResult, outcome_for, parse_deployments
 from .emergency_retrospective import parse_jira_time
 from .policy import Category, FieldRole, Policy, StatusRole
 from .site_map import SiteMap
@@ -21,9 +21,6 @@ CAUSED_BY_WINDOW = timedelta(days=7)
 # The link label an Emergency change shows for the change that caused it (Jira's "Causes" type).
 CAUSED_BY_PHRASE = "is caused by"
 BASELINE_WEEKS = 12
-# The gate let these deployments through (whatever became of them).
-GATE_PASSED = frozenset({DeployState.ALLOWED, DeployState.SUCCEEDED, DeployState.FAILED,
-                         DeployState.ROLLED_BACK})
 FAILED_OUTCOMES = frozenset({DeployResult.FAILURE, DeployResult.ROLLED_BACK})
 # The table's scopes: every change (None), then each category.
 SCOPES: tuple[Category | None, ...] = (None, Category.STANDARD, Category.NORMAL,
@@ -109,7 +106,7 @@ def facts_from_issue(issue: Mapping[str, Any], site: SiteMap, policy: Policy, *,
         caused_by=caused_by_keys(fields, caused_by_phrase),
         freeze_exception=freeze_exception,
         gate_deployments=tuple(sorted(at for at in (_moment(e.at) for e in gate.entries
-                                                     if e.state in GATE_PASSED)
+                                                     if e.state in LET_THROUGH)
                                       if at is not None)),
     )
 

@@ -6,7 +6,8 @@ import dataclasses
 import enum
 from datetime import date, timedelta
 
-from .change_health import (ALL_CHANGES, BASELINE_WEEKS, HealthTable, NO_VALUE, SCOPES, WeekHealth, median)
+from .change_health import (ALL_CHANGES, BASELINE_WEEKS, HealthTable, NO_VALUE, SCOPES, WeekHealth,
+                            median)
 from .policy import Category, Policy
 
 class Kind(str, enum.Enum):

@@ -1,4 +1,4 @@
-"""A deployment a pipeline asks the gate about, how it ends, and the record of both on the change."""
+"""A deployment a pipeline asks the gate about, how it ends, and its record on the change."""
 
 from __future__ import annotations
 
@@ -138,6 +138,8 @@ class DeployState(str, enum.Enum):
 FINISHED_STATES = {DeployResult.SUCCESS: DeployState.SUCCEEDED,
                    DeployResult.FAILURE: DeployState.FAILED,
                    DeployResult.ROLLED_BACK: DeployState.ROLLED_BACK}
+# The deployments the gate let through, whatever became of them since.
+LET_THROUGH = frozenset({DeployState.ALLOWED, *FINISHED_STATES.values()})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -203,7 +205,7 @@ class DeploymentsRecord:
     def latest(self) -> DeploymentEntry | None:
         """Return the latest deployment the gate let through, running or ended, if any."""
         return next((e for e in reversed(self.entries)
-                     if e.state is DeployState.ALLOWED or e.state in FINISHED_STATES.values()),
+                     if e.state in LET_THROUGH),
                     None)
 
     def with_entry(self, entry: DeploymentEntry) -> DeploymentsRecord:

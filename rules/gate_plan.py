@@ -10,11 +10,11 @@ from typing import Any
 from .approvals import ApprovalState, standing_approvals
 from .change_request import ChangeRequest
 from .deploy_gate import GateDecision, GateVerdict
-from .deployment import (FINISHED_STATES, DeployFinish, DeploymentEntry, DeploymentsRecord,
-                         DeployRequest, DeployState, Vendor, outcome_for, remote_link)
+from .deployment import (FINISHED_STATES, LET_THROUGH, DeployFinish, DeploymentEntry,
+                         DeploymentsRecord, DeployRequest, DeployState, Vendor, outcome_for,
+                         remote_link)
 from .policy import FieldRole, StatusRole
 from .site_map import SiteMap
-from .ungated_deploy import PASSED
 
 REVIEW_STATES = {GateVerdict.ALLOW: "approved", GateVerdict.DENY: "rejected"}
 DECISION_STATES = {GateVerdict.ALLOW: DeployState.ALLOWED, GateVerdict.WAIT: DeployState.WAITING,
@@ -200,7 +200,7 @@ def finished_record(deployments: DeploymentsRecord, finish: DeployFinish,
     """Return the record with the run's deployments the gate let through ended as it reports."""
     record = deployments
     for entry in deployments.of_run(finish.run_id):
-        if entry.state in PASSED:
+        if entry.state in LET_THROUGH:
             record = record.with_entry(dataclasses.replace(
                 entry, state=FINISHED_STATES[finish.result], at=at,
                 run_url=finish.run_url or entry.run_url))

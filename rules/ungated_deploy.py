@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 from .adf import bullet_list, document, paragraph, text
-from .deployment import VENDOR_NAMES, DeploymentsRecord, DeployRequest, DeployState
+from .deployment import LET_THROUGH, VENDOR_NAMES, DeployRequest, DeploymentsRecord
 from .plan import AddComment, AddLabel, Plan, SlackAlert
 from .policy import Policy
-
-# A run the gate let through, whatever became of it since.
-PASSED = (DeployState.ALLOWED, DeployState.SUCCEEDED, DeployState.FAILED, DeployState.ROLLED_BACK)
 
 
 def passed_the_gate(request: DeployRequest, deployments: DeploymentsRecord) -> bool:
     """Tell whether the gate allowed the request's run (so its start is no surprise)."""
-    return any(e.state in PASSED for e in deployments.of_run(request.run_id)
+    return any(e.state in LET_THROUGH for e in deployments.of_run(request.run_id)
                if e.environment.casefold() == request.environment.casefold())
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import random
 import threading
 import time
 from collections.abc import Callable
@@ -16,7 +15,7 @@ from githubkit.cache import BaseCacheStrategy, MemCacheStrategy, RedisCacheStrat
 from githubkit.exception import (GitHubException, RateLimitExceeded, RequestError, RequestFailed,
                                  RequestTimeout)
 
-from .call_budget import CALL_BUDGET_SECONDS, CallBudget
+from .call_budget import CALL_BUDGET_SECONDS, CallBudget, backoff_delay
 from .settings import DEFAULT_GITHUB_API_URL, Settings
 
 logger = logging.getLogger(__name__)
@@ -228,9 +227,7 @@ class GitHubClient:
         return wait if wait <= self._max_wait else None
 
     def _backoff(self, attempt: int) -> float:
-        # Exponential backoff with full jitter, capped.
-        ceiling = min(self._max_wait, self._backoff_base * 2 ** (attempt - 1))
-        return ceiling * random.uniform(0.5, 1.0)
+        return backoff_delay(attempt, self._backoff_base, self._max_wait)
 
 
 def _fit_report(comment: str) -> str:

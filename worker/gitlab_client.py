@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import random
 import time
 from collections.abc import Callable
 from typing import Any, Literal, TypeVar
@@ -12,7 +11,7 @@ import gitlab
 import requests
 from gitlab.v4.objects import CurrentUserManager
 
-from .call_budget import CALL_BUDGET_SECONDS, CallBudget
+from .call_budget import CALL_BUDGET_SECONDS, CallBudget, backoff_delay
 from .settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -192,9 +191,7 @@ class GitLabClient:
             self._retry_after = None
 
     def _backoff(self, attempt: int) -> float:
-        # Exponential backoff with full jitter, capped.
-        capped = min(self._max_wait, self._backoff_base * 2 ** (attempt - 1))
-        return capped * random.uniform(0.5, 1.0)
+        return backoff_delay(attempt, self._backoff_base, self._max_wait)
 
 
 def _blocked(deployment: dict[str, Any]) -> dict[str, Any]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import os
-import random
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
@@ -13,7 +12,7 @@ from urllib.parse import quote
 import requests
 from atlassian.jira import JiraCloud
 
-from .call_budget import CALL_BUDGET_SECONDS, CallBudget
+from .call_budget import CALL_BUDGET_SECONDS, CallBudget, backoff_delay
 
 logger = logging.getLogger(__name__)
 
@@ -171,8 +170,7 @@ class JiraClient:
             self._on_call(method, status)
 
     def _backoff(self, attempt: int) -> float:
-        # Exponential backoff with full jitter, capped.
-        return min(self._max_wait, self._backoff_base * 2 ** (attempt - 1)) * random.uniform(0.5, 1.0)
+        return backoff_delay(attempt, self._backoff_base, self._max_wait)
 
     @staticmethod
     def _retry_after(response: requests.Response) -> float | None:

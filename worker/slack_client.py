@@ -5,7 +5,6 @@ from __future__ import annotations
 import http.client
 import itertools
 import logging
-import random
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -15,7 +14,7 @@ from urllib.error import URLError
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from .call_budget import CALL_BUDGET_SECONDS, CallBudget
+from .call_budget import CALL_BUDGET_SECONDS, CallBudget, backoff_delay
 from .settings import DEFAULT_SLACK_API_URL, Settings
 
 logger = logging.getLogger(__name__)
@@ -132,8 +131,7 @@ class SlackClient:
         return wait if wait <= self._max_wait else None
 
     def _backoff(self, attempt: int) -> float:
-        # Exponential backoff with full jitter, capped.
-        return min(self._max_wait, self._backoff_base * 2 ** (attempt - 1)) * random.uniform(0.5, 1.0)
+        return backoff_delay(attempt, self._backoff_base, self._max_wait)
 
     # -- messages ------------------------------------------------------------------------------
 

@@ -13,15 +13,15 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from rules.change_health import (CAUSED_BY_WINDOW, GATE_PASSED, SCOPES, ChangeFacts,
+from rules.change_health import (CAUSED_BY_WINDOW, SCOPES, ChangeFacts,
                                  Implementation, WeekHealth, caused_by_keys, facts_from_issue,
                                  median, standing_moves, week_of, weekly_health, weeks_before)
-from rules.change_health_report import (ROWS, HealthComparison, HealthRow, Measure, Trend,
+from rules.change_health_report import (ROWS, HealthComparison, Measure, Trend,
                                         compare_last_week, comparison_csv, health_csv,
                                         health_rows_text, measure_value, shown, trend_of)
 from rules.change_history import HistoryEntry
 from rules.change_request import SnapshotError
-from rules.deployment import PROPERTY_KEY, DeploymentEntry, DeployResult, DeployState
+from rules.deployment import LET_THROUGH, PROPERTY_KEY, DeploymentEntry, DeployResult, DeployState
 from rules.policy import Category as C
 from rules.policy import FieldRole as F
 from rules.policy import StatusRole as S
@@ -588,7 +588,7 @@ def seeded_history(seed: int, count: int = 320):
                 state = rng.choice(list(DeployState))
                 at = truth.deployed[-1][0] - m(rng.randint(0, 90))
                 gate.append(gate_entry(state, at.isoformat()))
-                if state in GATE_PASSED:
+                if state in LET_THROUGH:
                     truth.gate.append(at)
         links = [link(c) for c in causes] + ([link(truths[0].key, "relates to")]
                                              if truths and rng.random() < 0.1 else [])
