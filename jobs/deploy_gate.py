@@ -39,13 +39,12 @@ from .enqueue import enqueue_once
 from .issue_session import find_transition, issue_session
 from .periodic import cab_calendar
 from .standard_template import change_for_template
-from .waiting_deployments import (forget_waiting, remember_waiting, run_key, waiting_for,
-                                  waiting_reason)
+from .waiting_deployments import (RUN_TTL_SECONDS, forget_waiting, remember_waiting, run_key,
+                                  waiting_for, waiting_reason)
 
 logger = logging.getLogger(__name__)
 
 GATE_ANSWER_TTL_SECONDS = 120  # a generic pipeline's answer waits this long to be read
-RUN_TTL_SECONDS = 90 * 24 * 3600  # a run's change is remembered this long for its end
 
 
 def judge_deployment(request: dict[str, Any], *, runtime: Runtime | None = None) -> dict[str, Any]:

@@ -15,12 +15,10 @@ from rules.standard_template import (choose_template, declared_template, deploym
 from worker.runtime import Runtime
 
 from .issue_session import find_transition
+from .waiting_deployments import RUN_TTL_SECONDS
 
 logger = logging.getLogger(__name__)
 
-# A deployment's change is remembered as long as a run's (jobs/deploy_gate.py RUN_TTL_SECONDS);
-# past that, or if Redis loses it, the label on the change finds it again.
-CREATED_TTL_SECONDS = 90 * 24 * 3600
 LOCK_SECONDS = 60
 
 
@@ -48,7 +46,8 @@ def change_for_template(rt: Runtime, req: DeployRequest) -> str | GateDecision:
         key = _known_change(rt, remembered, label)
         if key is None:
             key = _make_change(rt, req, chosen, now)
-        rt.redis.set(remembered, key, ex=CREATED_TTL_SECONDS)
+        # Kept as long as a run's change; past that, or if Redis loses it, the label finds it.
+        rt.redis.set(remembered, key, ex=RUN_TTL_SECONDS)
         _move_on(rt, key)
     return key
 

@@ -52,6 +52,10 @@ def has_waiting(rt: Runtime, change_key: str) -> bool:
     return bool(rt.redis.exists(rt.settings.key("gate-waiting", change_key)))
 
 
+# How long a run's change is remembered, for the run's end (and a deployment's template change).
+RUN_TTL_SECONDS = 90 * 24 * 3600
+
+
 def run_key(rt: Runtime, run_id: str) -> str:
     """Return the Redis key naming the change a run's deployment was allowed for (set by the
     gate before the pipeline hears "go"; read when the run starts and ends)."""
