@@ -9,17 +9,24 @@ from rules.change_history import approval_moves_between, parse_history
 from rules.change_request import fields_to_fetch, parse_change_request
 from rules.issue_record import PROPERTY_KEY, parse_record
 from rules.move_plan import MoveFacts, plan_for_move, summary_of
-from rules.status_move import (MoveDecision, StatusMove, Verdict, is_approval_gesture, judge_move,
-                               replay_approvals, screen_move)
+from rules.policy import StatusRole
+from rules.status_move import (FreezesInView, MoveDecision, StatusMove, Verdict,
+                               is_approval_gesture, judge_move, planned_window, replay_approvals,
+                               screen_move)
 from worker import runtime as runtime_module
 from worker.metrics import count
 from worker.runtime import Runtime
 
 from .approver_groups import groups_of
+from .freezes import freezes_between
 from .issue_session import find_transition, iso_from_ms, issue_session
+from .periodic import cab_calendar
 from .waiting_deployments import has_waiting
 
 logger = logging.getLogger(__name__)
+
+# The statuses a change enters only when no freeze stops it.
+FROZEN_STATUSES = (StatusRole.APPROVED, StatusRole.IMPLEMENTING)
 
 
 def enforce_transition(
@@ -76,7 +83,8 @@ def enforce_transition(
             groups = (groups_of(rt, actor_account_id) if is_approval_gesture(move, rt.site)
                       else frozenset())
             decision = judge_move(move, change, rt.policy, rt.site, approvals=approvals,
-                                  actor_groups=groups, at=iso_from_ms(timestamp), history=history)
+                                  actor_groups=groups, at=iso_from_ms(timestamp), history=history,
+                                  freezes=_freezes_in_view(rt, move, change))
             _log(decision, context)
             count(rt.redis, rt.settings, "decisions", kind="move", verdict=decision.verdict.value,
                   reason=decision.reason.value)
@@ -96,6 +104,15 @@ def enforce_transition(
         # The follow-ups are steps of the plan: taken before the move is marked handled.
         plan = session.carry_out(plan_id, plan, context, handled=move.changelog_id)
     return dict(plan.summary)
+
+
+def _freezes_in_view(rt: Runtime, move: StatusMove, change) -> FreezesInView | None:
+    """Return the freezes the change's window runs into, for a move forward into a frozen
+    status (Approved, Implementing); None otherwise, without a look at any freeze."""
+    window = planned_window(change)
+    if window is None or rt.site.status_role(move.to_status_id) not in FROZEN_STATUSES:
+        return None
+    return FreezesInView(window, freezes_between(rt, *window), cab_calendar(rt.policy))
 
 
 def _log(decision: MoveDecision, context: dict) -> None:

@@ -21,6 +21,9 @@ class ApprovalRole(str, enum.Enum):
     CAB = "cab"
     HEAD_OF_ENGINEERING = "head_of_engineering"
     INCIDENT_COMMANDER = "incident_commander"
+    # Not one of a category's approvals: the Head of Engineering letting a change go ahead
+    # during a soft freeze. Recorded with the others, and withdrawn with them on material edit.
+    FREEZE_EXCEPTION = "freeze_exception"
 
 
 # Editing any of these after approval withdraws the approval (policy: category, type, plans,
@@ -36,6 +39,7 @@ ROLE_DESCRIPTIONS = {
     ApprovalRole.CAB: "a CAB member",
     ApprovalRole.HEAD_OF_ENGINEERING: "the Head of Engineering",
     ApprovalRole.INCIDENT_COMMANDER: "the Incident Commander named on the change",
+    ApprovalRole.FREEZE_EXCEPTION: "a freeze exception from the Head of Engineering",
 }
 
 
@@ -130,6 +134,25 @@ def revision_of(change: ChangeRequest) -> str:
 def standing_approvals(state: ApprovalState, change: ChangeRequest) -> tuple[Approval, ...]:
     """Return the approvals that still stand: those given to the change as it is now."""
     return state.approvals if state.revision == revision_of(change) else ()
+
+
+def has_freeze_exception(state: ApprovalState, change: ChangeRequest) -> bool:
+    """Tell whether a freeze exception stands: given to the change as it is now."""
+    return any(approval.role is ApprovalRole.FREEZE_EXCEPTION
+               for approval in standing_approvals(state, change))
+
+
+def with_freeze_exception(state: ApprovalState, change: ChangeRequest, actor: str,
+                          at: str) -> ApprovalState:
+    """Return ``state`` with ``actor``'s freeze exception for the change as it is now.
+
+    ``state`` must be the approvals of the change as it is now (as ``judge_approval`` returns
+    them); an exception already standing is kept, not given twice.
+    """
+    if has_freeze_exception(state, change):
+        return state
+    return dataclasses.replace(state, approvals=state.approvals + (
+        Approval(actor, ApprovalRole.FREEZE_EXCEPTION, at),))
 
 
 def is_pre_approved(change: ChangeRequest, policy: Policy) -> bool:
@@ -270,9 +293,12 @@ def judge_approval(
     ``pre_approved`` (a Standard change from a pre-approved template): anyone may move it to
     Approved, its reporter too, since the policy approved the template itself.
     """
-    standing = standing_approvals(recorded, change)
+    everything = standing_approvals(recorded, change)
+    # A freeze exception is kept as it is, and is not one of the category's approvals.
+    exceptions = tuple(a for a in everything if a.role is ApprovalRole.FREEZE_EXCEPTION)
+    standing = tuple(a for a in everything if a.role is not ApprovalRole.FREEZE_EXCEPTION)
     revision = revision_of(change)
-    kept = ApprovalState(revision, material_values(change), standing)
+    kept = ApprovalState(revision, material_values(change), everything)
     if pre_approved and category is Category.STANDARD:
         return ApprovalOutcome(ApprovalVerdict.COMPLETE, kept)
     if actor == change.reporter_account_id:
@@ -296,7 +322,7 @@ def judge_approval(
         return ApprovalOutcome(verdict, kept, needed)
     approvals = tuple(approval.in_role(assigned.get(i, approval.role))
                       for i, approval in enumerate(approvals))
-    state = ApprovalState(revision, material_values(change), approvals)
+    state = ApprovalState(revision, material_values(change), approvals + exceptions)
     needed = missing_roles(category, approvals)
     verdict = ApprovalVerdict.RECORDED if needed else ApprovalVerdict.COMPLETE
     return ApprovalOutcome(verdict, state, needed)

@@ -11,7 +11,8 @@ from typing import Any
 from .adf import adf_to_text
 from .cab_schedule import CabCalendar, MeetingRule, when
 from .change_request import _account_id, _datetime, _option_value, issue_parts
-from .policy import Category, FieldRole, FreezeFieldRole, FreezeKind, FreezePolicy, RecurringFreeze
+from .policy import (Category, FieldRole, FreezeFieldRole, FreezeKind, FreezePolicy, Policy,
+                     RecurringFreeze, StatusRole)
 from .site_map import SiteMap
 
 POLICY_SOURCE = "policy"
@@ -265,3 +266,37 @@ def freeze_verdict(key: str, category: Category | None, has_freeze_exception: bo
         text = SOFT_FREEZE.format(key=key, freeze=blocking.title, until=until,
                                   group=exception_group)
     return FreezeVerdict(FreezeDecision.BLOCKED, inside, blocking, text)
+
+
+def declared_freezes_jql(policy: Policy, site: SiteMap) -> str | None:
+    """Return the JQL of the one-off freezes declared in Jira and not cancelled, or None when the
+    policy reads none. Dates are compared by the caller: few freezes exist at any time."""
+    issue_type = policy.freezes.issue_type
+    if issue_type is None:
+        return None
+    clauses = [f'issuetype = "{_jql_escaped(issue_type)}"']
+    if policy.scope_project_keys:
+        clauses.insert(0, f"project in ({', '.join(policy.scope_project_keys)})")
+    gone = [site.status_ids[role] for role in (StatusRole.CANCELLED, StatusRole.REJECTED)
+            if role in site.status_ids]
+    if gone:
+        clauses.append(f"status not in ({', '.join(gone)})")
+    return " AND ".join(clauses) + " ORDER BY key"
+
+
+def _jql_escaped(text: str) -> str:
+    return text.replace("\\", "\\\\").replace('"', '\\"')
+
+
+def freeze_to_json(freeze: Freeze) -> dict[str, str]:
+    """Return the JSON form of a freeze (kept in Redis between searches, and in records)."""
+    return {"name": freeze.name, "kind": freeze.kind.value, "start": freeze.start.isoformat(),
+            "end": freeze.end.isoformat(), "reason": freeze.reason, "source": freeze.source}
+
+
+def freeze_from_json(value: Mapping[str, str]) -> Freeze:
+    """Read a freeze ``freeze_to_json`` wrote; raise KeyError or ValueError on anything else."""
+    return Freeze(name=value["name"], kind=FreezeKind(value["kind"]),
+                  start=datetime.fromisoformat(value["start"]),
+                  end=datetime.fromisoformat(value["end"]), reason=value["reason"],
+                  source=value["source"])

@@ -9,7 +9,7 @@ from .adf import bullet_list, document, mention, paragraph, text
 from .approvals import ROLE_DESCRIPTIONS, ApprovalRole, ApprovalVerdict
 from .material_edit import EditDecision, EditVerdict
 from .messages import describe_finding
-from .policy import Category, GroupRole, Policy, StatusRole
+from .policy import Category, FreezeKind, GroupRole, Policy, StatusRole
 from .status_move import MoveDecision, Reason
 
 ADF = dict[str, Any]
@@ -103,6 +103,8 @@ def _explain(decision: MoveDecision, ctx: MoveContext, policy: Policy) -> tuple[
                 "this change has no approval for its current content (an edit to the category, "
                 "type, plans, risk or window withdraws the approval).",
                 "move it to Awaiting Approval and get it approved again.")
+    if reason is Reason.FROZEN:
+        return _explain_freeze(decision, policy)
     assert decision.approval is not None and ctx.category is not None
     verdict = decision.approval.verdict
     missing = missing_text(decision.approval.missing)
@@ -138,6 +140,30 @@ def _explain(decision: MoveDecision, ctx: MoveContext, policy: Policy) -> tuple[
             f"{kind} change is approved by {approvers}, and you are not "
             "in those groups.",
             f"ask {approvers} to move it to Approved.")
+
+
+def _explain_freeze(decision: MoveDecision, policy: Policy) -> tuple[str, str, str]:
+    """Return (headline, why, next step) for a move the freezes stop."""
+    assert decision.freeze is not None and decision.freeze.blocking is not None
+    blocking = decision.freeze.blocking
+    hard = any(f.kind is FreezeKind.HARD for f in decision.freeze.freezes)
+    group = policy.group_names[GroupRole.HEAD_OF_ENGINEERING]
+    approved = policy.status_names[StatusRole.APPROVED]
+    kept = (" The approval is recorded: with a freeze exception the change needs no other."
+            if decision.approval is not None and not hard else "")
+    reschedule = ("move Planned Start to after the freeze and have the new window approved")
+    if decision.resume_after_freeze:
+        reschedule = ("its window goes on after the freeze, so move it to Implementing again "
+                      "once the freeze has ended, or " + reschedule)
+    if hard:
+        step = reschedule + "; during a hard freeze only an Emergency change goes ahead."
+    else:
+        # The exception is an approval: given by moving the change from Awaiting Approval.
+        back = ("" if decision.approval is not None else
+                f"move it back to {policy.status_names[StatusRole.AWAITING_APPROVAL]} and ")
+        step = (reschedule + f", or {back}ask someone in {group} to move it to {approved}: "
+                "their approval is the freeze exception.")
+    return (f"{blocking.kind.value} freeze {blocking.title}", decision.freeze.text + kept, step)
 
 
 def violation_alert(key: str, summary: str, ctx: MoveContext, policy: Policy, url: str) -> str:

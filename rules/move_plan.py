@@ -70,7 +70,8 @@ def plan_for_move(decision: MoveDecision, facts: MoveFacts, policy: Policy, site
     if facts.revert_transition_id is None:
         return Plan(summary, (*flagged, *_release(facts)))
     name = {Reason.APPROVAL_RECORDED: "approval recorded",
-            Reason.APPROVAL_WITHDRAWN: "approval withdrawn"}.get(decision.reason, "reverted")
+            Reason.APPROVAL_WITHDRAWN: "approval withdrawn",
+            Reason.FROZEN: "held by a freeze"}.get(decision.reason, "reverted")
     assert decision.revert_to_status_id is not None  # a REVERT names where to
     # The record goes with the move back, then the comment: a retried job resumes at the comment.
     steps = (Revert(facts.revert_transition_id, decision.revert_to_status_id, record.with_entry(
@@ -158,6 +159,8 @@ def _entry(policy: Policy, decision: MoveDecision, facts: MoveFacts, names: tupl
         detail=", ".join(policy.field_name(f.field) + ": " + f.problem.value
                          for f in decision.findings)
         or ", ".join(policy.field_name(e.field) for e in decision.edits)
+        or (decision.freeze.blocking.title if decision.freeze and decision.freeze.blocking
+            else "")
         or (decision.approval.verdict.value if decision.approval is not None else ""),
     )
 

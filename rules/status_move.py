@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+from datetime import datetime
 
-from .approvals import (ApprovalOutcome, ApprovalState, ApprovalVerdict, is_pre_approved,
-                        judge_approval, missing_roles, standing_approvals)
+from .approvals import (ApprovalOutcome, ApprovalState, ApprovalVerdict, has_freeze_exception,
+                        is_pre_approved, judge_approval, missing_roles, standing_approvals,
+                        with_freeze_exception)
+from .cab_schedule import CabCalendar
 from .change_history import HistoryEntry, edits_after, last_editor, latest_status_move
 from .material_edit import FieldChange
 from .awaiting_approval_gate import Finding, check_ready_for_approval
 from .change_request import ChangeRequest
-from .policy import FieldRole, GroupRole, Policy, StatusRole
+from .freeze import Freeze, FreezeVerdict, freeze_verdict, overlapping
+from .policy import Category, FieldRole, FreezeKind, GroupRole, Policy, StatusRole
 from .post_implementation_review import check_review
 from .site_map import SiteMap
 
@@ -47,6 +51,7 @@ class Reason(str, enum.Enum):
     APPROVAL_NOT_STANDING = "approval_not_standing"
     APPROVAL_WITHDRAWN = "approval_withdrawn"
     REVIEW_MISSING = "review_missing"
+    FROZEN = "frozen"  # the change's window is in a freeze that does not let it go ahead
     OWN_MOVE = "own_move"
     SUPERSEDED = "superseded"
     ALREADY_HANDLED = "already_handled"
@@ -64,6 +69,52 @@ class MoveDecision:
     approval: ApprovalOutcome | None = None
     edits: tuple[FieldChange, ...] = ()   # APPROVAL_WITHDRAWN: what changed since the approval
     edited_by: str | None = None
+    freeze: FreezeVerdict | None = None  # FROZEN: the freezes the window runs into, and why
+    resume_after_freeze: bool = False  # FROZEN: the window goes on after the freeze ends
+
+
+@dataclasses.dataclass(frozen=True)
+class FreezesInView:
+    """The freezes a change's planned window [start, end) overlaps, as the shell found them,
+    with the CAB's calendar to say in its time zone until when they hold."""
+
+    window: tuple[datetime, datetime] | None
+    freezes: tuple[Freeze, ...]
+    calendar: CabCalendar | None
+
+
+NO_FREEZES_IN_VIEW = FreezesInView(None, (), None)
+
+
+def _moment(at: str) -> datetime | None:
+    """Return the aware moment an ISO 8601 ``at`` names, or None when it names none."""
+    try:
+        moment = datetime.fromisoformat(at)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else None
+
+
+def planned_window(change: ChangeRequest) -> tuple[datetime, datetime] | None:
+    """Return the change's planned window [start, end), or None when it has none."""
+    start = change.datetime_of(FieldRole.PLANNED_START)
+    end = change.datetime_of(FieldRole.PLANNED_END)
+    return (start, end) if start is not None and end is not None and start < end else None
+
+
+def _with_exception(outcome: ApprovalOutcome, change: ChangeRequest, category: Category,
+                    move: StatusMove, groups: frozenset[GroupRole], freezes: FreezesInView,
+                    at: str) -> ApprovalOutcome:
+    """Record a freeze exception when the Head of Engineering approves a change whose window
+    is in a soft freeze: their approval is also the exception the soft freeze asks for."""
+    if (outcome.verdict not in (ApprovalVerdict.COMPLETE, ApprovalVerdict.RECORDED)
+            or GroupRole.HEAD_OF_ENGINEERING not in groups or freezes.window is None
+            or category is Category.EMERGENCY  # goes ahead in any freeze: nothing to except
+            or not any(f.kind is FreezeKind.SOFT
+                       for f in overlapping(*freezes.window, freezes.freezes))):
+        return outcome
+    state = with_freeze_exception(outcome.state, change, move.actor_account_id or "", at)
+    return dataclasses.replace(outcome, state=state)
 
 
 def _judge_late_approval(move, change, policy, site, approvals, groups, at, history,
@@ -138,8 +189,13 @@ def judge_move(
     actor_groups: frozenset[GroupRole] = frozenset(),
     at: str = "",
     history: tuple[HistoryEntry, ...] = (),
+    freezes: FreezesInView | None = None,
 ) -> MoveDecision:
-    """Judge ``move`` against the change as it stands now and its changelog since the move."""
+    """Judge ``move`` against the change as it stands now and its changelog since the move.
+
+    ``freezes``: the freezes the change's planned window runs into (None: none are in view).
+    """
+    freezes = freezes or NO_FREEZES_IN_VIEW
     latest = latest_status_move(history)
     superseded = change.status_id != move.to_status_id or (
         latest is not None and latest > move.changelog_id)
@@ -160,6 +216,27 @@ def judge_move(
     def revert(reason: Reason, findings=(), approval=None) -> MoveDecision:
         return MoveDecision(Verdict.REVERT, reason, tuple(findings), back, approval)
 
+    def frozen(approvals_now: ApprovalState, *, from_now: bool = False) -> FreezeVerdict | None:
+        """Return the verdict when the freezes stop the change going ahead, else None.
+
+        ``from_now``: judge only what is left of the window at the move (a change starting
+        after a freeze has ended is clear of it, though its window began inside).
+        """
+        if freezes.window is None:
+            return None
+        start, end = freezes.window
+        moment = _moment(at) if from_now else None
+        if moment is not None and moment > start:
+            start = moment
+        if start >= end:
+            return None  # the window is over: nothing is left to freeze
+        verdict = freeze_verdict(
+            change.key, policy.category_of(change.option(FieldRole.CATEGORY)),
+            has_freeze_exception(approvals_now, change), start, end, freezes.freezes,
+            calendar=freezes.calendar,
+            exception_group=policy.group_names[GroupRole.HEAD_OF_ENGINEERING])
+        return None if verdict.allowed else verdict
+
     if from_role is None:  # created straight into a status: judged as if it came from Draft
         if to_role is StatusRole.DRAFT:
             return MoveDecision(Verdict.ALLOW, Reason.GATE_PASSED)
@@ -175,7 +252,12 @@ def judge_move(
         assert category is not None  # the gate above requires a known category
         outcome = judge_approval(change, category, move.actor_account_id or "", actor_groups,
                                  approvals, at=at, pre_approved=is_pre_approved(change, policy))
+        outcome = _with_exception(outcome, change, category, move, actor_groups, freezes, at)
         if outcome.verdict is ApprovalVerdict.COMPLETE:
+            verdict = frozen(outcome.state)
+            if verdict is not None:  # approved, but not while the freeze lasts: keep the approvals
+                return MoveDecision(Verdict.REVERT, Reason.FROZEN, (), back, outcome,
+                                    freeze=verdict)
             return MoveDecision(Verdict.ALLOW, Reason.APPROVED, approval=outcome)
         if outcome.verdict is ApprovalVerdict.RECORDED:
             return revert(Reason.APPROVAL_RECORDED, approval=outcome)
@@ -184,6 +266,11 @@ def judge_move(
         if category is None or missing_roles(category, standing_approvals(approvals, change),
                                              pre_approved=is_pre_approved(change, policy)):
             return revert(Reason.APPROVAL_NOT_STANDING)
+        verdict = frozen(approvals, from_now=True) if to_role is StatusRole.IMPLEMENTING else None
+        if verdict is not None:
+            assert freezes.window is not None and verdict.until is not None
+            return MoveDecision(Verdict.REVERT, Reason.FROZEN, (), back, freeze=verdict,
+                                resume_after_freeze=freezes.window[1] > verdict.until)
     if to_role is StatusRole.CLOSED:
         findings = check_review(change, policy)
         if findings:

@@ -279,3 +279,25 @@ def attachment_json(jira, number: int, filename: str, content: bytes, mime_type:
         "mimeType": mime_type,
         "content": f"{jira.base_url}/rest/api/3/attachment/content/{number}",
     }
+
+
+EXAMPLE_FREEZES_HEADER = "# [[freezes.recurring]]"
+
+
+def with_example_freezes(policy_text: str) -> str:
+    """Return the default policy's text with its commented-out example recurring freezes on
+    (Weekend, soft, Friday 15:00 to Monday 08:00 London; Year end, hard, 24 Dec to 2 Jan)."""
+    start = policy_text.index(EXAMPLE_FREEZES_HEADER)
+    end = policy_text.index("\n[", start)
+    block = "\n".join(line[2:] if line.startswith("# ") else line.lstrip("#")
+                      for line in policy_text[start:end].split("\n"))
+    return policy_text[:start] + block + policy_text[end:]
+
+
+def example_freezes_policy_path(tmp_path: Path) -> Path:
+    """Write the default policy with its example recurring freezes on; return its path."""
+    from worker.settings import DEFAULT_POLICY_PATH
+    path = tmp_path / "policy-with-freezes.toml"
+    path.write_text(with_example_freezes(DEFAULT_POLICY_PATH.read_text(encoding="utf-8")),
+                    encoding="utf-8")
+    return path

@@ -7,6 +7,7 @@ import os
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,6 +16,7 @@ import redis
 from sandbox.embedded_redis import EmbeddedRedis
 from sandbox.jira_server import SandboxJira
 from sandbox.slack_server import SandboxSlack
+from worker.freeze_rules import freeze_rules
 from worker.jira_client import JiraClient
 from worker.policy_file import load_policy
 from worker.runtime import Runtime, connect_redis
@@ -110,8 +112,9 @@ def make_runtime(jira: SandboxJira, slack: SandboxSlack, redis_url: str,
     short name, as the policy's [slack.users] table does.
     """
     def make(*, slack_sleep: Callable[[float], None] = time.sleep,
-             slack_users: dict[str, str] | None = None) -> Runtime:
-        policy = load_policy()
+             slack_users: dict[str, str] | None = None,
+             policy_path: Path | None = None) -> Runtime:
+        policy = load_policy(policy_path)
         if slack_users:
             policy = dataclasses.replace(policy, slack_users={
                 slack_id: jira.users[name].account_id for slack_id, name in slack_users.items()})
@@ -120,7 +123,8 @@ def make_runtime(jira: SandboxJira, slack: SandboxSlack, redis_url: str,
                        policy=policy, site=resolve_site(client, policy), jira=client,
                        redis=connect_redis(redis_url),
                        slack=SlackClient(slack.token, base_url=slack.api_url, backoff_base=0.01,
-                                         sleep=slack_sleep))
+                                         sleep=slack_sleep),
+                       freeze_rules=freeze_rules(policy))
 
     return make
 

@@ -10,9 +10,11 @@ import redis
 from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 
+from rules.freeze import FreezeRule
 from rules.policy import Policy
 from rules.site_map import SiteMap
 
+from .freeze_rules import freeze_rules
 from .github_client import github_client_for
 from .gitlab_client import gitlab_client_for
 from .jira_client import JiraClient
@@ -37,6 +39,7 @@ class Runtime:
     slack: Any = None  # SlackClient, or UnsentSlack (warns of each message) without a token
     github: Any = None  # GitHubClient when the GitHub App gate is configured
     gitlab: Any = None  # GitLabClient when the GitLab gate is configured
+    freeze_rules: tuple[FreezeRule, ...] = ()  # the policy's recurring freezes, built once
 
 
 _current: Runtime | None = None
@@ -73,7 +76,7 @@ def build_runtime(settings: Settings) -> Runtime:
     return Runtime(settings=settings, policy=policy, site=site, jira=jira,
                    redis=connection, slack=slack_client_for(settings),
                    github=github_client_for(settings, connection),
-                   gitlab=gitlab_client_for(settings))
+                   gitlab=gitlab_client_for(settings), freeze_rules=freeze_rules(policy))
 
 
 def install(runtime: Runtime) -> None:

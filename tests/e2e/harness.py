@@ -42,6 +42,7 @@ def env_for(settings: Settings) -> dict[str, str]:
         "GITLAB_TOKEN": settings.gitlab_token or "",
         "GITLAB_WEBHOOK_SECRET": settings.gitlab_webhook_secret or "",
         "CHANGEGUARD_GATE_TOKENS": ",".join(f"{n}:{d}" for n, d in settings.gate_tokens),
+        "CHANGEGUARD_POLICY": str(settings.policy_path),
     })
     return env
 

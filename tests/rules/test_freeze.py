@@ -14,15 +14,17 @@ from rules.freeze import (ALLOWED_EMERGENCY, ALLOWED_EXCEPTION, BACKWARDS, HARD_
                           FreezeIssue, FreezeRule, IncompleteFreeze, freeze_fields_to_fetch,
                           freeze_from_issue, freeze_verdict, overlapping, parse_freeze_issue,
                           recurring_freezes)
-from rules.policy import (Category, FieldRole, FreezeFieldRole, FreezeKind, RecurringFreeze,
+from rules.policy import (Category, parse_policy, FieldRole, FreezeFieldRole, FreezeKind, RecurringFreeze,
                           rrule_problem)
 from rules.site_map import SiteMap
 from tests.rules.builders import FIELD_IDS, SITE, STATUS_IDS
-from worker.policy_file import load_policy
+from tests.builders import with_example_freezes
+from worker.settings import DEFAULT_POLICY_PATH
 
 UTC = timezone.utc
 LONDON = ZoneInfo("Europe/London")
-POLICY = load_policy()
+# The default policy with its example recurring freezes (Weekend, Year end) on.
+POLICY = parse_policy(with_example_freezes(DEFAULT_POLICY_PATH.read_text(encoding="utf-8")))
 CALENDAR = cab_calendar(POLICY)
 HOE = "head-of-engineering"
 

@@ -1,5 +1,7 @@
 """Every comment changeguard writes, compared in full: headline, why, what's missing, next step."""
 
+from datetime import datetime, timezone
+
 import pytest
 
 from rules.adf import adf_to_text
@@ -7,7 +9,8 @@ from rules.approvals import Approval, ApprovalOutcome, ApprovalRole as R, Approv
 from rules.awaiting_approval_gate import Finding, Problem
 from rules.material_edit import EditDecision, EditVerdict, FieldChange
 from rules.move_comments import MoveContext, comment_for_move, comment_for_withdrawal
-from rules.policy import Category
+from rules.freeze import Freeze, FreezeDecision, FreezeVerdict
+from rules.policy import Category, FreezeKind
 from rules.policy import FieldRole as F
 from rules.status_move import MoveDecision, Reason, Verdict
 from worker.policy_file import load_policy
@@ -122,6 +125,56 @@ CASES = [
      "Commander named on the change.\n"
      "Next: ask the Incident Commander named on the change (@712020:erin) to move it to "
      "Approved."),
+]
+
+
+HARD_TEXT = ("CHG-7's planned window overlaps the hard freeze CHG-90 \"Launch\", which lets only "
+             "Emergency changes through until Tue 1 Dec 2026 12:00: move its Planned Start to "
+             "Tue 1 Dec 2026 12:00 or later.")
+SOFT_TEXT = ("CHG-7's planned window overlaps the soft freeze \"Weekend\" until Tue 1 Dec 2026 "
+             "10:30: move its Planned Start to Tue 1 Dec 2026 10:30 or later, or ask someone in "
+             "head-of-engineering for a freeze exception.")
+LAUNCH = Freeze("Launch", FreezeKind.HARD, datetime(2026, 12, 1, 9, tzinfo=timezone.utc),
+                datetime(2026, 12, 1, 12, tzinfo=timezone.utc), "Launch", "CHG-90")
+WEEKEND = Freeze("Weekend", FreezeKind.SOFT, datetime(2026, 12, 1, 8, tzinfo=timezone.utc),
+                 datetime(2026, 12, 1, 10, 30, tzinfo=timezone.utc), "Fewer people", "policy")
+
+
+def frozen(freeze, text, approval=None, resume=False):
+    return MoveDecision(Verdict.REVERT, Reason.FROZEN, revert_to_status_id="10002",
+                        approval=approval, resume_after_freeze=resume,
+                        freeze=FreezeVerdict(FreezeDecision.BLOCKED, (freeze,), freeze, text))
+
+
+CAB_APPROVED = ApprovalOutcome(AV.COMPLETE, ApprovalState(
+    "r", {}, (Approval("712020:carol", R.CAB, AT),)))
+CASES += [
+    ("approved in a hard freeze", frozen(LAUNCH, HARD_TEXT, CAB_APPROVED), ctx(),
+     "Moved back to Awaiting Approval: hard freeze CHG-90 \"Launch\"\n"
+     "@712020:alice, " + HARD_TEXT + "\n"
+     "Next: move Planned Start to after the freeze and have the new window approved; during a "
+     "hard freeze only an Emergency change goes ahead."),
+    ("approved in a soft freeze", frozen(WEEKEND, SOFT_TEXT, CAB_APPROVED), ctx(),
+     "Moved back to Awaiting Approval: soft freeze \"Weekend\"\n"
+     "@712020:alice, " + SOFT_TEXT + " The approval is recorded: with a freeze exception the "
+     "change needs no other.\n"
+     "Next: move Planned Start to after the freeze and have the new window approved, or ask "
+     "someone in head-of-engineering to move it to Approved: their approval is the freeze "
+     "exception."),
+    ("into Implementing in a soft freeze", frozen(WEEKEND, SOFT_TEXT),
+     ctx("Approved", "Implementing"),
+     "Moved back to Approved: soft freeze \"Weekend\"\n"
+     "@712020:alice, " + SOFT_TEXT + "\n"
+     "Next: move Planned Start to after the freeze and have the new window approved, or move "
+     "it back to Awaiting Approval and ask someone in head-of-engineering to move it to "
+     "Approved: their approval is the freeze exception."),
+    ("into Implementing before a freeze ends, the window going on after it",
+     frozen(LAUNCH, HARD_TEXT, resume=True), ctx("Approved", "Implementing"),
+     "Moved back to Approved: hard freeze CHG-90 \"Launch\"\n"
+     "@712020:alice, " + HARD_TEXT + "\n"
+     "Next: its window goes on after the freeze, so move it to Implementing again once the "
+     "freeze has ended, or move Planned Start to after the freeze and have the new window "
+     "approved; during a hard freeze only an Emergency change goes ahead."),
 ]
 
 

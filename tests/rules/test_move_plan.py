@@ -2,22 +2,27 @@
 
 import dataclasses
 import json
+from datetime import datetime, timezone
 
 import pytest
 
+from jobs.periodic import cab_calendar
 from rules.adf import adf_to_text
 from rules.approvals import ApprovalState, judge_approval
 from rules.issue_record import IssueRecord
 from rules.job_names import JobName
 from rules.material_edit import FieldChange
 from rules.move_plan import MoveFacts, plan_for_move
-from rules.plan import (AddComment, AddLabel, FollowUp, Revert, SlackAlert, WriteRecord,
+from rules.plan import (AddLabel, FollowUp, Revert, SlackAlert, WriteRecord,
                         plan_from_json)
+from rules.freeze import Freeze
 from rules.policy import Category as C
+from rules.policy import FreezeKind
 from rules.policy import FieldRole as F
 from rules.policy import GroupRole as G
 from rules.policy import StatusRole as S
-from rules.status_move import MoveDecision, Reason, StatusMove, Verdict, judge_move
+from rules.status_move import (FreezesInView, MoveDecision, Reason, StatusMove, Verdict,
+                               judge_move, planned_window)
 from worker.policy_file import load_policy
 
 from .builders import SITE, STATUS_IDS, change
@@ -264,3 +269,19 @@ def test_a_refused_revert_still_releases_last_and_survives_the_stored_plan():
                                                    RELEASE], 1)
     assert (release.func, release.job_id, release.kwargs) == (
         JobName.RELEASE_WAITING, "release-CHG-7-20", {"issue_key": "CHG-7"})
+
+
+def test_an_approval_held_by_a_freeze_keeps_the_approval_and_names_the_freeze():
+    cr = change(status=S.APPROVED)
+    launch = Freeze("Launch", FreezeKind.HARD, datetime(2026, 12, 1, 9, tzinfo=timezone.utc),
+                    datetime(2026, 12, 1, 12, tzinfo=timezone.utc), "Launch", "CHG-90")
+    move = StatusMove(20, STATUS_IDS[S.AWAITING_APPROVAL], STATUS_IDS[S.APPROVED], CAROL)
+    decision = judge_move(move, cr, POLICY, SITE, actor_groups=frozenset({G.CAB}), at=AT,
+                          freezes=FreezesInView(planned_window(cr), (launch,),
+                                                cab_calendar(POLICY)))
+    plan = plan_for_move(decision, MoveFacts("CHG-7", move, cr, IssueRecord(), AT, URL,
+                                             revert_transition_id="41"), POLICY, SITE)
+    assert (dict(plan.summary), shape(plan.steps)) == (
+        {"verdict": "revert", "reason": "frozen", "reverted": True},
+        [("revert", ["held by a freeze"], ["cab"]), ("comment",)])
+    assert plan.steps[0].record["audit"][0]["detail"] == 'CHG-90 "Launch"'

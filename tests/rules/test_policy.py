@@ -8,10 +8,12 @@ import pytest
 
 from rules.policy import (NO_FREEZES, Category, FieldRole, FreezeFieldRole, FreezeKind,
                           PolicyError, RecurringFreeze, StandardTemplate, StatusRole, parse_policy)
+from tests.builders import with_example_freezes
 from worker.policy_file import load_policy
 from worker.settings import DEFAULT_POLICY_PATH
 
-DEFAULT = DEFAULT_POLICY_PATH.read_text()
+# With the example recurring freezes on (the file ships them commented out).
+DEFAULT = with_example_freezes(DEFAULT_POLICY_PATH.read_text())
 
 
 def test_default_policy_matches_policy_md():

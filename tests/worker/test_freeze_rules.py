@@ -7,21 +7,26 @@ from pathlib import Path
 import pytest
 
 from rules.policy import PolicyError
+from tests.builders import example_freezes_policy_path, with_example_freezes
 from worker.freeze_rules import freeze_rules
 from worker.policy_file import load_policy
 from worker.settings import DEFAULT_POLICY_PATH
 
 
 def policy_with(tmp_path: Path, old: str, new: str) -> Path:
-    text = DEFAULT_POLICY_PATH.read_text(encoding="utf-8")
+    text = with_example_freezes(DEFAULT_POLICY_PATH.read_text(encoding="utf-8"))
     assert old in text
     path = tmp_path / "policy.toml"
     path.write_text(text.replace(old, new, 1), encoding="utf-8")
     return path
 
 
-def test_the_default_policy_builds_its_recurring_freezes():
-    rules = freeze_rules(load_policy())
+def test_the_default_policy_has_no_recurring_freeze_on():
+    assert freeze_rules(load_policy()) == ()
+
+
+def test_the_default_policys_example_freezes_build(tmp_path):
+    rules = freeze_rules(load_policy(example_freezes_policy_path(tmp_path)))
     assert [(r.spec.name, str(r.zone)) for r in rules] == [("Weekend", "Europe/London"),
                                                            ("Year end", "Europe/London")]
 
