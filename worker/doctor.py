@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 
 import redis
 
-from rules.policy import FieldRole, GroupRole, Policy, StatusRole
+from rules.policy import FieldRole, FreezeFieldRole, GroupRole, Policy, StatusRole
 
 from .github_client import GitHubClient, GitHubError, GitHubKeyError, github_client_for
 from .gitlab_client import GitLabClient, GitLabError
@@ -144,6 +144,45 @@ def check_fields(policy: Policy, fields: Iterable[Mapping[str, Any]]) -> list[Ch
                                    f"{policy.scope_issue_type} screens"))
     return problems or [passed(f"Fields: all {len(FieldRole)} policy fields exist with the "
                                "expected types")]
+
+
+# The Change Freeze issue's own fields: (schema type, kind a person picks when creating one).
+FREEZE_FIELD_TYPES: dict[FreezeFieldRole, tuple[str, str]] = {
+    FreezeFieldRole.KIND: ("option", "single select"),
+    FreezeFieldRole.REASON: ("string", "paragraph"),
+}
+
+
+def check_freezes(policy: Policy, fields: Iterable[Mapping[str, Any]]) -> list[CheckResult]:
+    """Say which freezes are in force, and check the fields one-off freezes are declared with."""
+    freezes = policy.freezes
+    recurring = (", ".join(f"{r.name} ({r.kind.value})" for r in freezes.recurring)
+                 or "no recurring freeze")
+    if freezes.issue_type is None:
+        return [passed(f"Freezes: {recurring}; none are read from Jira (the policy's [freezes] "
+                       "table names no issue_type)")]
+    by_name: dict[str, list[Mapping[str, Any]]] = {}
+    for field in fields:
+        by_name.setdefault(field.get("name", ""), []).append(field)
+    problems = []
+    for role, name in freezes.field_names.items():
+        schema_type, kind = FREEZE_FIELD_TYPES[role]
+        found = by_name.get(name, [])
+        options = (" with the options " + _and(list(freezes.kind_values.values()))
+                   if role is FreezeFieldRole.KIND else "")
+        create = (f"create a {kind} custom field {name!r}{options} and add it to the "
+                  f"{freezes.issue_type} screens")
+        if len(found) > 1:
+            ids = ", ".join(f["id"] for f in found)
+            problems.append(failed(f"Freeze field {name!r} is ambiguous ({ids})",
+                                   f"rename or delete all but one of the fields named {name!r}"))
+        elif not found or (found[0].get("schema") or {}).get("type") != schema_type:
+            what = ("does not exist" if not found else
+                    f"is a {_field_kind(found[0].get('schema') or {})} field, not a {kind}")
+            problems.append(failed(f"Freeze field {name!r} {what}", create))
+    return problems or [passed(
+        f"Freezes: {recurring}; one-off freezes are {freezes.issue_type!r} issues declared by "
+        f"{policy.group_names[GroupRole.HEAD_OF_ENGINEERING]}")]
 
 
 def check_statuses(policy: Policy, statuses: Iterable[Mapping[str, Any]]) -> list[CheckResult]:
@@ -436,6 +475,7 @@ def _site_checks(policy: Policy, jira: JiraClient) -> list[CheckResult]:
     fields = _fetch(results, "Fields", jira.get_fields)
     if fields is not None:
         results += check_fields(policy, fields)
+        results += check_freezes(policy, fields)
     statuses = _fetch(results, "Statuses", jira.get_statuses)
     if statuses is not None:
         results += check_statuses(policy, statuses)

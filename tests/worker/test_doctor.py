@@ -9,13 +9,14 @@ import socket
 import pytest
 import redis
 
-from rules.policy import FieldRole
+from rules.policy import NO_FREEZES, FieldRole, parse_policy
 from sandbox.github_server import SandboxGitHub
 from sandbox.slack_server import SandboxSlack
 from worker.doctor import (
     FIELD_TYPES,
     CheckResult,
     check_fields,
+    check_freezes,
     check_github_app,
     check_moves,
     check_redis_persistence,
@@ -27,7 +28,7 @@ from worker.jira_client import JiraClient
 from worker.policy_file import load_policy
 from worker.settings import DEFAULT_POLICY_PATH, Settings, hash_gate_token
 
-from ..builders import free_port, run_changeguard, site_env
+from ..builders import free_port, run_changeguard, site_env, with_example_freezes
 from ..github_fixtures import github_settings
 
 POLICY = load_policy()
@@ -36,6 +37,8 @@ FIELDS_OK = "OK  Fields: all 13 policy fields exist with the expected types"
 STATUSES_OK = "OK  Statuses: all 8 policy statuses exist"
 MOVES_OK = f"OK  Transitions: all 12 allowed moves and 5 ways back exist in workflow {WORKFLOW}"
 GROUPS_OK = "OK  Groups: all 4 policy groups exist and have members"
+FREEZES_OK = ("OK  Freezes: no recurring freeze; one-off freezes are 'Change Freeze' issues "
+              "declared by head-of-engineering")
 SLACK_OFF = ("WARN Slack: SLACK_BOT_TOKEN is not set: the policy's Slack notices (deployment "
              "notices, alerts, Emergency approval requests) are not being sent, only logged as "
              "warnings; set SLACK_BOT_TOKEN to the Bot User OAuth Token (xoxb-…) of "
@@ -60,11 +63,12 @@ def doctor(settings):
     return run_doctor(settings, jira=jira, write=lines.append), lines
 
 
-def report(jira, redis_url, *middle, slack=SLACK_OFF, gate=(GATE_OFF,)):
+def report(jira, redis_url, *middle, slack=SLACK_OFF, gate=(GATE_OFF,), freezes=(FREEZES_OK,)):
+    """The doctor's lines: ``middle`` from the fields line on, the freeze lines after it."""
     return [f"OK  Policy file: loaded from {DEFAULT_POLICY_PATH}",
             f"OK  Jira credentials: signed in to {jira.base_url} as changeguard "
             f"({jira.bot.account_id})",
-            *middle,
+            *middle[:1], *freezes, *middle[1:],
             f"OK  Redis: PING answered at {redis_url}",
             persistence_line(redis_url),
             slack,
@@ -409,3 +413,45 @@ def test_cli_reads_the_gate_from_its_environment(jira, redis_url, github, gitlab
 ], ids=["no-installation", "no-slug-or-count-and-no-permissions"])
 def test_check_github_app_when_github_shows_less(app, line):
     assert check_github_app(app).line == line
+
+
+@pytest.mark.parametrize(("breaks", "freezes"), [
+    (lambda jira: jira.remove_field("Freeze Kind"),
+     ["FAIL Freeze field 'Freeze Kind' does not exist: create a single select custom field "
+      "'Freeze Kind' with the options Hard and Soft and add it to the Change Freeze screens"]),
+    (lambda jira: [jira.remove_field("Freeze Reason"), jira.remove_field("Freeze Kind")],
+     ["FAIL Freeze field 'Freeze Kind' does not exist: create a single select custom field "
+      "'Freeze Kind' with the options Hard and Soft and add it to the Change Freeze screens",
+      "FAIL Freeze field 'Freeze Reason' does not exist: create a paragraph custom field "
+      "'Freeze Reason' and add it to the Change Freeze screens"]),
+], ids=["kind", "kind-and-reason"])
+def test_freeze_fields_are_checked(jira, redis_url, breaks, freezes):
+    breaks(jira)
+    code, lines = doctor(settings_for(jira, redis_url))
+    assert code == 1
+    assert lines == report(jira, redis_url, FIELDS_OK, STATUSES_OK, MOVES_OK, GROUPS_OK,
+                           freezes=freezes)
+
+
+FREEZE_FIELDS = [field("Freeze Kind", "customfield_10090", "option"),
+                 field("Freeze Reason", "customfield_10091", "string", "textarea")]
+
+
+@pytest.mark.parametrize(("policy", "fields", "expected"), [
+    (dataclasses.replace(POLICY, freezes=NO_FREEZES), [],
+     [CheckResult(True, "Freezes: no recurring freeze; none are read from Jira (the policy's "
+                        "[freezes] table names no issue_type)")]),
+    (parse_policy(with_example_freezes(DEFAULT_POLICY_PATH.read_text())), FREEZE_FIELDS,
+     [CheckResult(True, "Freezes: Weekend (soft), Year end (hard); one-off freezes are "
+                        "'Change Freeze' issues declared by head-of-engineering")]),
+    (POLICY, [FREEZE_FIELDS[0], field("Freeze Reason", "customfield_1", "option"),
+              field("Freeze Kind", "customfield_2", "option")],
+     [CheckResult(False, "Freeze field 'Freeze Kind' is ambiguous (customfield_10090, "
+                         "customfield_2)",
+                  "rename or delete all but one of the fields named 'Freeze Kind'"),
+      CheckResult(False, "Freeze field 'Freeze Reason' is a select field, not a paragraph",
+                  "create a paragraph custom field 'Freeze Reason' and add it to the Change "
+                  "Freeze screens")]),
+], ids=["not-read-from-jira", "recurring-named", "ambiguous-and-wrong-type"])
+def test_check_freezes(policy, fields, expected):
+    assert check_freezes(policy, fields) == expected
