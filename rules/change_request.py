@@ -90,28 +90,30 @@ def parse_change_request(issue: Mapping[str, Any], site: SiteMap) -> ChangeReque
         key=key,
         summary=fields.get("summary") if isinstance(fields.get("summary"), str) else "",
         status_id=status_id,
-        reporter_account_id=_account_id(fields.get("reporter")),
+        reporter_account_id=account_id_of(fields.get("reporter")),
         labels=tuple(l for l in labels if isinstance(l, str)) if isinstance(labels, list) else (),
         texts={role: adf_to_text(raw(role)) for role in TEXT_ROLES},
-        options={role: _option_value(raw(role)) for role in OPTION_ROLES},
-        times={role: _datetime(raw(role)) for role in DATETIME_ROLES},
-        users={role: _account_id(raw(role)) for role in USER_ROLES},
+        options={role: option_value(raw(role)) for role in OPTION_ROLES},
+        times={role: datetime_value(raw(role)) for role in DATETIME_ROLES},
+        users={role: account_id_of(raw(role)) for role in USER_ROLES},
     )
 
 
-def _option_value(value: Any) -> str | None:
+def option_value(value: Any) -> str | None:
+    """Return a select field's chosen option value (Jira sends {"value": ...}), or None."""
     if isinstance(value, Mapping) and isinstance(value.get("value"), str):
         return value["value"]
     return value if isinstance(value, str) else None
 
 
-def _account_id(value: Any) -> str | None:
+def account_id_of(value: Any) -> str | None:
+    """Return a user field's account id (Jira sends {"accountId": ...}), or None."""
     if isinstance(value, Mapping) and isinstance(value.get("accountId"), str):
         return value["accountId"]
     return None
 
 
-def _datetime(value: Any) -> datetime | None:
+def datetime_value(value: Any) -> datetime | None:
     """Parse Jira's date-time form (2026-12-01T10:00:00.000+0000); None if absent or unreadable."""
     if not isinstance(value, str):
         return None

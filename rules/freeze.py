@@ -10,7 +10,7 @@ from typing import Any
 
 from .adf import adf_to_text
 from .cab_schedule import CabCalendar, MeetingRule, when
-from .change_request import _account_id, _datetime, _option_value, issue_parts
+from .change_request import account_id_of, datetime_value, issue_parts, option_value
 from .policy import (Category, FieldRole, FreezeFieldRole, FreezeKind, FreezePolicy, Policy,
                      RecurringFreeze, StatusRole)
 from .site_map import SiteMap
@@ -189,10 +189,10 @@ def parse_freeze_issue(issue: Mapping[str, Any], site: SiteMap) -> FreezeIssue:
     return FreezeIssue(
         key=key, summary=summary,
         issue_type=type_name if isinstance(type_name, str) else None, status_id=status_id,
-        reporter_account_id=_account_id(fields.get("reporter")),
-        start=_datetime(fields.get(site.field_id(FieldRole.PLANNED_START))),
-        end=_datetime(fields.get(site.field_id(FieldRole.PLANNED_END))),
-        kind_value=_option_value(fields.get(kind_id)) if kind_id else None,
+        reporter_account_id=account_id_of(fields.get("reporter")),
+        start=datetime_value(fields.get(site.field_id(FieldRole.PLANNED_START))),
+        end=datetime_value(fields.get(site.field_id(FieldRole.PLANNED_END))),
+        kind_value=option_value(fields.get(kind_id)) if kind_id else None,
         reason=reason.strip() if reason and reason.strip() else None,
     )
 
