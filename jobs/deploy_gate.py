@@ -36,6 +36,7 @@ from worker.runtime import Runtime
 
 from .approver_groups import groups_of
 from .enqueue import enqueue_once
+from .freezes import freezes_for_change
 from .issue_session import find_transition, issue_session
 from .periodic import cab_calendar
 from .standard_template import change_for_template
@@ -114,7 +115,8 @@ def _judge_for_change(rt: Runtime, key: str, req: DeployRequest) -> dict[str, An
         calendar = cab_calendar(rt.policy)
         decision = decide_deploy(change, approvals, environment=req.environment, now=now,
                                  policy=rt.policy, site=rt.site, calendar=calendar,
-                                 next_cab=next_meeting(calendar, now))
+                                 next_cab=next_meeting(calendar, now),
+                                 freezes=freezes_for_change(rt, change))
         _log(req, decision)
         count(rt.redis, rt.settings, "gate_decisions", vendor=req.vendor.value,
               verdict=decision.verdict.value)

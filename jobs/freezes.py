@@ -6,11 +6,12 @@ import json
 import logging
 from datetime import datetime
 
-from rules.change_request import SnapshotError
+from rules.change_request import ChangeRequest, SnapshotError
 from rules.freeze import (Freeze, IncompleteFreeze, declared_freezes_jql, freeze_fields_to_fetch,
                           freeze_from_issue, freeze_from_json, freeze_to_json, overlapping,
                           parse_freeze_issue, recurring_freezes)
 from rules.policy import FieldRole, GroupRole
+from rules.status_move import planned_window
 from worker.runtime import Runtime
 
 from .approver_groups import groups_of
@@ -28,6 +29,12 @@ def freezes_between(rt: Runtime, start: datetime, end: datetime) -> tuple[Freeze
     found = recurring_freezes(rt.freeze_rules, start, end) + overlapping(
         start, end, declared_freezes(rt))
     return tuple(sorted(found, key=lambda f: (f.start, f.end, f.name)))
+
+
+def freezes_for_change(rt: Runtime, change: ChangeRequest) -> tuple[Freeze, ...]:
+    """Return the freezes the change's planned window overlaps (none without a whole window)."""
+    window = planned_window(change)
+    return freezes_between(rt, *window) if window is not None else ()
 
 
 def declared_freezes(rt: Runtime) -> tuple[Freeze, ...]:

@@ -5,17 +5,19 @@ from __future__ import annotations
 import dataclasses
 import enum
 import re
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from .adf import adf_to_text, paragraph
-from .approvals import (ApprovalRole, ApprovalState, is_pre_approved, missing_roles,
-                        standing_approvals)
+from .approvals import (ApprovalRole, ApprovalState, has_freeze_exception, is_pre_approved,
+                        missing_roles, standing_approvals)
 from .awaiting_approval_gate import check_ready_for_approval
 from .cab_schedule import CabCalendar, Meeting, when
 from .change_request import ChangeRequest
+from .freeze import Freeze, FreezeVerdict, freeze_verdict
 from .messages import describe_finding
 from .move_comments import missing_text
-from .policy import Category, FieldRole, Policy, StatusRole
+from .policy import Category, FieldRole, FreezeKind, GroupRole, Policy, StatusRole
 from .site_map import SiteMap
 
 # How soon a pipeline waiting for an approval asks again; approvals come at any moment.
@@ -74,6 +76,12 @@ ALLOWED_PRE_APPROVED = ("{key} is {status}, a Standard change from the pre-appro
                         "{environment} is allowed.")
 ALLOWED_EMERGENCY = ("{key} is an {emergency} change, {status} with its approvals standing: "
                      "deploying to {environment} is allowed.")
+FROZEN_UNTIL = ("{key} is approved, but the {kind} freeze {freeze} holds it until {thaw}: the "
+                "deployment waits until then, inside its change window (open until {end}).{sooner}")
+SOONER = (" Someone in {group} can let it go sooner: move it back to {awaiting} and approve it "
+          "there, which gives it a freeze exception.")
+# A deployment denied for a freeze is told so by the freeze's own text (rules/freeze.py); one
+# allowed in a freeze (an Emergency, or with a freeze exception) hears why after the allowance.
 
 
 class GateVerdict(str, enum.Enum):
@@ -89,8 +97,9 @@ class GateDecision:
     """The answer to one deployment: the verdict, one sentence why, and for WAIT until when.
 
     ``change_key`` is None only when the deployment names no single change. ``until`` is when
-    the wait should end (the window opening; for a Normal change awaiting approval, the next
-    CAB meeting); ``retry_after_seconds`` is when a polling pipeline should ask again.
+    the wait should end (the window opening, or the end of the freeze holding the change; for a
+    Normal change awaiting approval, the next CAB meeting); ``retry_after_seconds`` is when a
+    polling pipeline should ask again.
     """
 
     verdict: GateVerdict
@@ -168,8 +177,12 @@ def _with_article(noun: str) -> str:
 
 def decide_deploy(change: ChangeRequest, approvals: ApprovalState, *, environment: str,
                   now: datetime, policy: Policy, site: SiteMap, calendar: CabCalendar,
-                  next_cab: Meeting | None) -> GateDecision:
-    """Judge a deployment of ``change`` to ``environment`` at ``now`` against the policy."""
+                  next_cab: Meeting | None, freezes: Iterable[Freeze] = ()) -> GateDecision:
+    """Judge a deployment of ``change`` to ``environment`` at ``now`` against the policy.
+
+    ``freezes`` are those the change's planned window may run into (the shell's search); what
+    is left of the window from ``now`` is judged against them.
+    """
     key = change.key
     names = policy.status_names
     ungated = outside_the_gate(environment, key, policy)
@@ -204,16 +217,58 @@ def decide_deploy(change: ChangeRequest, approvals: ApprovalState, *, environmen
     if missing:
         return _decision(GateVerdict.DENY, NOT_STANDING, key, status=names[role],
                          awaiting=names[StatusRole.AWAITING_APPROVAL], missing=missing_text(missing))
+    in_freeze = _freeze_verdict(change, approvals, category, now, freezes, policy, calendar)
+    if window is not None and in_freeze is not None and not in_freeze.allowed:
+        return _frozen(key, in_freeze, window[1], now, policy, calendar)
     if window is not None and now < window[0]:
         return _decision(GateVerdict.WAIT, BEFORE_WINDOW, key, start=_at(window[0], calendar),
                          retry_after_seconds=_seconds_until(window[0], now), until=window[0])
     if window is not None:
-        return _decision(GateVerdict.ALLOW, ALLOWED_PRE_APPROVED if pre_approved else ALLOWED,
-                         key, status=names[role], end=_at(window[1], calendar),
-                         environment=environment,
-                         catalog_template=change.option(FieldRole.STANDARD_TEMPLATE))
-    return _decision(GateVerdict.ALLOW, ALLOWED_EMERGENCY, key, status=names[role],
-                     environment=environment, emergency=policy.category_values[category])
+        decision = _decision(GateVerdict.ALLOW, ALLOWED_PRE_APPROVED if pre_approved else ALLOWED,
+                             key, status=names[role], end=_at(window[1], calendar),
+                             environment=environment,
+                             catalog_template=change.option(FieldRole.STANDARD_TEMPLATE))
+    else:
+        decision = _decision(GateVerdict.ALLOW, ALLOWED_EMERGENCY, key, status=names[role],
+                             environment=environment, emergency=policy.category_values[category])
+    if in_freeze is None or not in_freeze.text:
+        return decision
+    return dataclasses.replace(decision, reason=f"{decision.reason} {in_freeze.text}")
+
+
+def _freeze_verdict(change: ChangeRequest, approvals: ApprovalState, category: Category,
+                    now: datetime, freezes: Iterable[Freeze], policy: Policy,
+                    calendar: CabCalendar) -> FreezeVerdict | None:
+    """Return what the freezes say of what is left of the change's planned window from ``now``,
+    or None when nothing of it is left (or an Emergency change has none)."""
+    start = change.datetime_of(FieldRole.PLANNED_START)
+    end = change.datetime_of(FieldRole.PLANNED_END)
+    if start is None or end is None or end <= max(start, now):
+        return None
+    return freeze_verdict(change.key, category, has_freeze_exception(approvals, change),
+                          max(start, now), end, freezes, calendar=calendar,
+                          exception_group=policy.group_names[GroupRole.HEAD_OF_ENGINEERING])
+
+
+def _frozen(key: str, verdict: FreezeVerdict, end: datetime, now: datetime, policy: Policy,
+            calendar: CabCalendar) -> GateDecision:
+    """WAIT for the blocking freeze to end when the window goes on after it, else DENY.
+
+    The sweep decides every waiting deployment again (jobs/reconcile.py), so one waiting for a
+    freeze is let through at the first sweep after the freeze has ended.
+    """
+    blocking, until = verdict.blocking, verdict.until
+    assert blocking is not None and until is not None  # a blocked verdict names its freeze
+    if until >= end:
+        return GateDecision(GateVerdict.DENY, verdict.text, key)
+    # Only soft freezes: the exception would lift them all.
+    soft_only = all(f.kind is FreezeKind.SOFT for f in verdict.freezes)
+    sooner = SOONER.format(group=policy.group_names[GroupRole.HEAD_OF_ENGINEERING],
+                           awaiting=policy.status_names[StatusRole.AWAITING_APPROVAL])
+    return _decision(GateVerdict.WAIT, FROZEN_UNTIL, key, kind=blocking.kind.value,
+                     freeze=blocking.title, thaw=_at(until, calendar), end=_at(end, calendar),
+                     sooner=sooner if soft_only else "",
+                     retry_after_seconds=_seconds_until(until, now), until=until)
 
 
 def _await_approval(key: str, category: Category, missing: tuple[frozenset[ApprovalRole], ...],

@@ -11,6 +11,8 @@ import pytest
 import requests
 
 from jobs.explain import explain_issue
+from jobs.periodic import cab_calendar
+from rules.cab_schedule import when
 from sandbox.github_server import PullRequest
 from worker.settings import hash_gate_token
 
@@ -281,3 +283,33 @@ def test_a_gitlab_deployment_that_skipped_the_gate_is_flagged(
     assert comment["text"].startswith("Deployment without the gate")
     assert slack.messages[-1].text.startswith(
         ":warning: A deployment to production ran without passing changeguard's deployment gate")
+
+
+def test_a_deployment_inside_a_hard_freeze_is_rejected_naming_the_freeze(
+        jira, slack, github, web, worker, queue, runtime):
+    """Declared while the change is being implemented (the freeze's re-check withdraws only
+    Approved changes): its next deployment is rejected, and `check` names the freeze."""
+    key = approved(jira, queue)
+    jira.transition(key, "Implementing", as_user="bob")
+    settle(jira, queue)
+    assert jira.status_of(key) == "Implementing"
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+    freeze_end = now + timedelta(hours=3)
+    freeze = jira.create_freeze("dana", "Payments migration", now - timedelta(hours=2),
+                                freeze_end, kind="Hard", reason="The ledger is being moved.")
+    settle(jira, queue)  # the freeze's own job: what it holds is read afresh from now on
+
+    run = request_deploy(github, web, f"{key} rotate certificates")
+    decided = github.wait_for_review(run.id, state="rejected", timeout=20)
+    until = when(freeze_end, cab_calendar(runtime.policy))
+    verdict = (f"{key}'s planned window overlaps the hard freeze {freeze} \"Payments "
+               f"migration\", which lets only Emergency changes through until {until}: move its "
+               f"Planned Start to {until} or later.")
+    assert decided.comment == verdict
+    assert [r.state for r in github.reviews if r.run_id == run.id] == ["rejected"]
+    settle(jira, queue)
+    assert jira.status_of(key) == "Implementing"
+    explained = explain_issue(key, runtime=runtime).splitlines()
+    assert "  freezes the planned window runs into: 1" in explained
+    assert f"    blocked: {verdict}" in explained
+    assert f"    {verdict}" in explained  # the denied deployment's reason, on its record

@@ -104,8 +104,10 @@ def events_of(response: requests.Response) -> dict[str, dict]:
     return events
 
 
-def searches(jira: SandboxJira) -> list:
-    return [r for r in jira.requests if r.path == SEARCH]
+def searches(jira: SandboxJira, issue_type: str = "Change Request") -> list:
+    """Return the searches for issues of ``issue_type`` (the feed also searches Change Freezes)."""
+    return [r for r in jira.requests
+            if r.path == SEARCH and f'issuetype = "{issue_type}"' in r.json["jql"]]
 
 
 def test_feed_round_trips_the_published_windows(jira, feed):
@@ -198,7 +200,7 @@ def test_more_changes_than_one_page_are_all_present(jira, feed):
 def test_second_request_is_served_from_the_cache(jira, feed):
     create(jira, "Rotate edge TLS certificates", "Approved", span=window(0))
     first = feed.get(token=TOKEN)
-    assert len(searches(jira)) == 1
+    assert (len(searches(jira)), len(searches(jira, "Change Freeze"))) == (1, 1)
     create(jira, "Created after the first poll", "Approved", span=window(1))
     jira.reset_recordings()
 
