@@ -9,9 +9,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from rq import Queue
 
 from rules.change_history import parse_history
-from rules.job_names import JobName
-from rules.reconcile import (JobRequest, advanced_mark, missing_jobs, parse_jira_time, sweep_jql,
-                             sweep_since)
+from rules.job_names import JobName, freeze_job_id
+from rules.reconcile import (JobRequest, advanced_mark, freeze_sweep_jql, missing_jobs,
+                             parse_jira_time, sweep_jql, sweep_since)
 from worker import runtime as runtime_module
 from worker.runtime import Runtime
 
@@ -32,7 +32,8 @@ def sweep(now: datetime, *, runtime: Runtime | None = None, page_size: int = 50)
     stored = rt.redis.get(mark_key)
     mark = parse_jira_time(stored.decode()) if stored else None
     since = sweep_since(mark, now, timedelta(minutes=rt.settings.sweep_minutes))
-    jql = sweep_jql(rt.policy, since, _search_zone(rt))
+    zone = _search_zone(rt)
+    jql = sweep_jql(rt.policy, since, zone)
     queue = Queue(rt.settings.queue_name, connection=rt.redis)
     searched, recovered = 0, []
     for found in rt.jira.search_issues(jql, fields=("updated",), page_size=page_size):
@@ -45,6 +46,7 @@ def sweep(now: datetime, *, runtime: Runtime | None = None, page_size: int = 50)
         if new_mark != mark:
             rt.redis.set(mark_key, new_mark.astimezone(timezone.utc).isoformat())
             mark = new_mark
+    freezes = _recheck_freezes(rt, queue, since, zone, page_size)
     # Deployments waiting at the gate are decided again: a window that opened, a webhook lost.
     minute = now.astimezone(timezone.utc).strftime("%Y%m%d%H%M")
     rechecked = [key for key in changes_with_waiting(rt) if enqueue_once(
@@ -54,9 +56,33 @@ def sweep(now: datetime, *, runtime: Runtime | None = None, page_size: int = 50)
     held = recheck_gitlab(rt, queue, minute) if rt.gitlab is not None else []
     logger.info("sweep done", extra={"since": since.isoformat(), "searched": searched,
                                      "recovered": len(recovered), "rechecked": len(rechecked),
-                                     "gitlab_rechecked": len(held)})
+                                     "gitlab_rechecked": len(held),
+                                     "freezes_rechecked": len(freezes)})
     return {"since": since.isoformat(), "searched": searched, "recovered": recovered,
-            "rechecked": rechecked, "gitlab_rechecked": held}
+            "rechecked": rechecked, "gitlab_rechecked": held, "freezes_rechecked": freezes}
+
+
+def _recheck_freezes(rt: Runtime, queue: Queue, since: datetime, zone: tzinfo,
+                     page_size: int) -> list[str]:
+    """Enqueue the re-check of every freeze issue updated since ``since``; return their keys.
+
+    A re-check compares the freeze with what was last enforced (its record), so one after a
+    webhook that was delivered finds nothing to do; one after a lost webhook does its work.
+    """
+    jql = freeze_sweep_jql(rt.policy, since, zone)
+    if jql is None:
+        return []
+    keys = []
+    for found in rt.jira.search_issues(jql, fields=("updated",), page_size=page_size):
+        updated = parse_jira_time((found.get("fields") or {}).get("updated"))
+        stamp = round(updated.timestamp() * 1000) if updated is not None else 0
+        if enqueue_once(queue, JobName.RECHECK_FREEZE,
+                        freeze_job_id(rt.settings.namespace, found["key"], f"sweep{stamp}"),
+                        {"issue_key": found["key"], "event_id": f"sweep-{stamp}",
+                         "timestamp": stamp, "webhook_event": "jira:issue_updated",
+                         "actor_account_id": None}):
+            keys.append(found["key"])
+    return keys
 
 
 def _recover(rt: Runtime, queue: Queue, key: str, updated: datetime | None) -> list[str]:

@@ -12,6 +12,7 @@ from .deploy_outcome import finish_deployment, flag_ungated
 from .deployment_notices import announce_deployment
 from .enforce_edit import enforce_edit
 from .enforce_transition import enforce_transition
+from .freeze_declared import recheck_freeze, withdraw_for_freeze
 from .slack_approvals import request_emergency_approval
 
 JOBS: Mapping[JobName, Callable[..., Any]] = {
@@ -23,4 +24,6 @@ JOBS: Mapping[JobName, Callable[..., Any]] = {
     JobName.FINISH_DEPLOYMENT: finish_deployment,
     JobName.RELEASE_WAITING: release_waiting,
     JobName.FLAG_UNGATED: flag_ungated,
+    JobName.RECHECK_FREEZE: recheck_freeze,
+    JobName.WITHDRAW_FOR_FREEZE: withdraw_for_freeze,
 }

@@ -274,7 +274,7 @@ def declared_freezes_jql(policy: Policy, site: SiteMap) -> str | None:
     issue_type = policy.freezes.issue_type
     if issue_type is None:
         return None
-    clauses = [f'issuetype = "{_jql_escaped(issue_type)}"']
+    clauses = [f'issuetype = "{jql_escaped(issue_type)}"']
     if policy.scope_project_keys:
         clauses.insert(0, f"project in ({', '.join(policy.scope_project_keys)})")
     gone = [site.status_ids[role] for role in (StatusRole.CANCELLED, StatusRole.REJECTED)
@@ -284,7 +284,8 @@ def declared_freezes_jql(policy: Policy, site: SiteMap) -> str | None:
     return " AND ".join(clauses) + " ORDER BY key"
 
 
-def _jql_escaped(text: str) -> str:
+def jql_escaped(text: str) -> str:
+    """Return ``text`` fit to go between double quotes in JQL."""
     return text.replace("\\", "\\\\").replace('"', '\\"')
 
 

@@ -21,6 +21,8 @@ class JobName(str, enum.Enum):
     FINISH_DEPLOYMENT = "jobs.deploy_outcome.finish_deployment"
     RELEASE_WAITING = "jobs.deploy_gate.release_waiting"
     FLAG_UNGATED = "jobs.deploy_outcome.flag_ungated"
+    RECHECK_FREEZE = "jobs.freeze_declared.recheck_freeze"
+    WITHDRAW_FOR_FREEZE = "jobs.freeze_declared.withdraw_for_freeze"
 
 
 # The webhook router and the reconciliation sweep enqueue the same unique job for the same
@@ -35,6 +37,12 @@ def transition_job_id(namespace: str, issue_key: str, changelog_id: str) -> str:
 def edit_job_id(namespace: str, issue_key: str, changelog_id: str) -> str:
     """Return the id of the approval check after one edit."""
     return f"{namespace}-edit-{issue_key}-{changelog_id}"
+
+
+def freeze_job_id(namespace: str, issue_key: str, occurrence: str) -> str:
+    """Return the id of the check of a freeze issue after one event: its changelog id, or what
+    tells the event apart without one (its creation time, its deletion)."""
+    return f"{namespace}-freeze-{issue_key}-{_safe(occurrence)}"
 
 
 def gate_job_id(namespace: str, deployment_id: str, asked: str) -> str:

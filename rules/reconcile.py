@@ -7,6 +7,7 @@ from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
 from .change_history import HistoryEntry
+from .freeze import jql_escaped
 from .policy import Policy
 from .job_names import JobName, edit_job_id, transition_job_id
 
@@ -99,6 +100,18 @@ def sweep_jql(policy: Policy, since: datetime, zone: tzinfo) -> str:
     """
     moment = since.astimezone(zone).strftime(JQL_DATE_FORMAT)
     return policy.scoped_jql(f'updated >= "{moment}"', order_by="updated ASC")
+
+
+def freeze_sweep_jql(policy: Policy, since: datetime, zone: tzinfo) -> str | None:
+    """Return the JQL of the freezes declared in Jira and updated since ``since`` (cancelled
+    ones too: a lost cancellation is recovered as well), or None when the policy reads none."""
+    if policy.freezes.issue_type is None:
+        return None
+    moment = since.astimezone(zone).strftime(JQL_DATE_FORMAT)
+    issue_type = jql_escaped(policy.freezes.issue_type)
+    projects = (f"project in ({', '.join(policy.scope_project_keys)}) AND "
+                if policy.scope_project_keys else "")
+    return f'{projects}issuetype = "{issue_type}" AND updated >= "{moment}" ORDER BY updated ASC'
 
 
 def advanced_mark(mark: datetime | None, updated: datetime | None) -> datetime | None:

@@ -55,6 +55,12 @@ GATED = {
     "Risk Level": "Low",
 }
 GATED_ENVIRONMENT = "production"
+# Approved for next week, then caught by a freeze declared in Jira.
+FROZEN_SUMMARY = "Upgrade the payments SDK"
+FROZEN = {**GATED, "Description": "Upgrade the payments provider's SDK to its new major version.",
+          "Deployment Plan": "Merge the pull request; the Deploy workflow rolls it out.",
+          "Rollback Plan": "Revert the pull request; the Deploy workflow rolls the old SDK back.",
+          "Risk Assessment": "Medium: every card payment goes through the SDK."}
 JIRA_TIME = "%Y-%m-%dT%H:%M:%S.000+0000"
 
 T = TypeVar("T")
@@ -153,6 +159,7 @@ def _run(*, serve: bool) -> int:
         _deploy(jira, slack, queue, processes, key)
         _agenda(env)
         _gated_deploy(jira, slack, github, queue, processes, f"{web_url}/webhooks/github")
+        _freeze(jira, slack, queue, processes)
         if not serve:
             return 0
         _say("Everything keeps running. Call the sandbox Jira's REST API as any of these users "
@@ -198,9 +205,7 @@ def _walk(jira, queue: Queue, processes: list[subprocess.Popen], title: str,
     comments = jira.comments(key)
     if comments:
         _say(f"   changeguard moved {key} back to {status} ({elapsed:.1f} s) and commented:")
-        names = {user.account_id: user.display_name for user in jira.users.values()}
-        for line in _render(comments[-1]["body"], names).splitlines():
-            _say(f"     | {line}" if line.strip() else "     |")
+        _say_comment(jira, comments[-1])
     else:
         _say(f"   {key} stands in {status}: the gate passed, no comment ({elapsed:.1f} s)")
     _say("")
@@ -305,6 +310,61 @@ def _gated_deploy(jira, slack, github: SandboxGitHub, queue: Queue,
     link = _run_link(jira, key, run.html_url, "succeeded")
     _say(f"   remote link on {key}: {link['title']} → {link['url']}")
     _say("")
+
+
+def _freeze(jira, slack, queue: Queue, processes: list[subprocess.Popen]) -> None:
+    """A freeze declared in Jira withdraws an approval in its window, and holds the next one."""
+    _say("6. A change freeze declared in Jira")
+    day = (datetime.now(timezone.utc) + timedelta(days=7)).replace(hour=0, minute=0, second=0,
+                                                                    microsecond=0)
+    window = {"Planned Start": (day + timedelta(hours=10)).strftime(JIRA_TIME),
+              "Planned End": (day + timedelta(hours=11)).strftime(JIRA_TIME)}
+    key = jira.create_change_request("alice", FROZEN_SUMMARY, {**FROZEN, **window})
+    for user, status in (("alice", "Awaiting Approval"), ("carol", "Approved")):
+        jira.transition(key, status, as_user=user)
+        _wait_for_move(jira, queue, processes, key)
+    _say(f"   alice's {key} “{FROZEN_SUMMARY}”, planned {day:%a %d %b} 10:00–11:00 UTC, is "
+         f"{jira.status_of(key)} by carol (CAB)")
+    seen, comments = len(slack.messages), len(jira.comments(key))
+    freeze = jira.create_freeze("dana", "Payments provider migration",
+                                day + timedelta(hours=8), day + timedelta(hours=18), "Hard",
+                                reason="The payments provider moves data centres that day.")
+    _say(f"   dana (Head of Engineering) declares {freeze}: a hard freeze on {day:%a %d %b} "
+         f"08:00–18:00 UTC")
+    _wait_for(lambda: jira.status_of(key) == "Awaiting Approval"
+              and len(jira.comments(key)) > comments and len(slack.messages) > seen, processes,
+              JUDGEMENT_TIMEOUT_SECONDS, f"changeguard did not withdraw {key}'s approval for "
+                                         f"{freeze}")
+    _say(f"   changeguard moved {key} back to {jira.status_of(key)} and commented:")
+    _say_comment(jira, jira.comments(key)[-1])
+    for message in slack.messages[seen:]:
+        _say_message(message, "")
+    comments = len(jira.comments(key))
+    _say(f"   carol moves {key} to Approved again")
+    jira.transition(key, "Approved", as_user="carol")
+    _wait_for_move(jira, queue, processes, key)
+    _say(f"   the freeze holds it: {key} stands in {jira.status_of(key)}, and changeguard "
+         f"commented:")
+    for comment in jira.comments(key)[comments:]:
+        _say_comment(jira, comment)
+    _say("")
+
+
+def _say_comment(jira, comment: dict) -> None:
+    """Print a Jira comment's text, indented, with mentions as @Display Name."""
+    names = {user.account_id: user.display_name for user in jira.users.values()}
+    for line in _render(comment["body"], names).splitlines():
+        _say(f"     | {line}" if line.strip() else "     |")
+
+
+def _wait_for_move(jira, queue: Queue, processes: list[subprocess.Popen], key: str) -> None:
+    """Wait until the worker has finished judging the latest status move of ``key``."""
+    with jira.site.lock:
+        changelog_id = jira.site.issue(key).histories[-1].id
+    job_id = f"{queue.name}-transition-{key}-{changelog_id}"
+    registry = FinishedJobRegistry(queue=queue)
+    _wait_for(lambda: job_id in registry.get_job_ids(), processes, JUDGEMENT_TIMEOUT_SECONDS,
+              f"changeguard did not judge {key}'s move")
 
 
 def _deliver(answer: requests.Response) -> None:

@@ -125,6 +125,15 @@ def create_issue(site: JiraSite, actor: SandboxUser, body: dict[str, Any]) -> Is
     return issue
 
 
+def delete_issue(site: JiraSite, actor: SandboxUser, key: str) -> None:
+    """Delete an issue (DELETE /rest/api/3/issue/{key}), announcing it first: the webhook
+    carries the issue as it was."""
+    with site.lock:
+        issue = site.issue(key)
+        site.announce(SiteEvent("jira:issue_deleted", issue.key, actor.account_id, utc_now()))
+        del site.issues[issue.key]
+
+
 def edit_issue(site: JiraSite, actor: SandboxUser, key: str, body: dict[str, Any]) -> None:
     """Apply a PUT /rest/api/3/issue/{key} body: `fields` to set and `update` operations."""
     with site.lock:

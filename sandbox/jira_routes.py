@@ -151,6 +151,12 @@ def edit_issue(call: Call, key: str) -> Answer:
     return 204, None
 
 
+@route("/rest/api/3/issue/<key>", "DELETE")
+def delete_issue(call: Call, key: str) -> Answer:
+    actions.delete_issue(call.site, call.user, key)
+    return 204, None
+
+
 @route("/rest/api/3/issue/<key>/transitions", "GET")
 def get_transitions(call: Call, key: str) -> Answer:
     with call.site.lock:

@@ -177,6 +177,10 @@ class SandboxJira:
         self._request(as_user, "PUT", f"/rest/api/3/issue/{key}",
                       {"fields": self._field_values(fields)})
 
+    def delete(self, key: str, as_user: str) -> None:
+        """Delete an issue as `as_user` (Jira sends jira:issue_deleted with the issue as it was)."""
+        self._request(as_user, "DELETE", f"/rest/api/3/issue/{key}")
+
     def transition(self, key: str, to_status: str, as_user: str) -> None:
         """Move an issue to the status named `to_status`, as `as_user`."""
         path = f"/rest/api/3/issue/{key}/transitions"

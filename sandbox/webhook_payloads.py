@@ -32,9 +32,12 @@ def build_payload(site: JiraSite, event: SiteEvent, base: str) -> dict[str, Any]
             },
         }
         return body
-    body["issue_event_type_name"] = event.issue_event_type_name
+    if event.issue_event_type_name is not None:
+        body["issue_event_type_name"] = event.issue_event_type_name
     body["user"] = user_json(site.user_by_account(event.actor), base, version=2)
     body["issue"] = {**issue_ref, "fields": issue_fields(site, issue, base, version=2)}
+    if event.history_id is None:  # jira:issue_deleted: the issue as it was, no changelog
+        return body
     history = next(h for h in issue.histories if h.id == event.history_id)
     body["changelog"] = {"id": str(history.id), "items": [dict(i) for i in history.items]}
     return body

@@ -93,6 +93,10 @@ def healthz() -> ResponseReturnValue:
 
 def _skip_reason(event: JiraEvent, svc: Services) -> str | None:
     reason = svc.router.skip_reason(event.webhook_event)
-    if reason is None and event.issue_type_name != svc.policy.scope_issue_type:
-        reason = f"issue type {event.issue_type_name!r} is not {svc.policy.scope_issue_type!r}"
+    # Change requests, and the freezes declared in Jira (when the policy reads them).
+    wanted = [svc.policy.scope_issue_type]
+    if svc.policy.freezes.issue_type is not None:
+        wanted.append(svc.policy.freezes.issue_type)
+    if reason is None and event.issue_type_name not in wanted:
+        reason = f"issue type {event.issue_type_name!r} is not {' or '.join(map(repr, wanted))}"
     return reason

@@ -22,7 +22,7 @@ logger = logging.getLogger(__name__)
 
 WEBHOOK_NAME = "changeguard"
 # Only what webhooks/routes.py acts on: any other event is a delivery Jira makes for nothing.
-WEBHOOK_EVENTS = ("jira:issue_created", "jira:issue_updated")
+WEBHOOK_EVENTS = ("jira:issue_created", "jira:issue_updated", "jira:issue_deleted")
 SCOPE_FILTER = "issue-related-events-section"
 LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1"})
 UNSIGNED = "unsigned"
@@ -62,13 +62,26 @@ def check_url(url: str) -> None:
             "certificate (http is accepted for localhost and 127.0.0.1 only)")
 
 
+def webhook_jql(policy: Policy) -> str:
+    """Return the JQL filter of the webhook: the changes in scope, and the freezes declared in
+    Jira (in the change projects) when the policy reads them."""
+    issue_type = policy.freezes.issue_type
+    if issue_type is None:
+        return policy.scope_jql
+    quoted = issue_type.replace("\\", "\\\\").replace('"', '\\"')
+    freezes = f'issuetype = "{quoted}"'
+    if policy.scope_project_keys:
+        freezes = f"project in ({', '.join(policy.scope_project_keys)}) AND {freezes}"
+    return f"({policy.scope_jql}) OR ({freezes})"
+
+
 def wanted_webhook(url: str, policy: Policy, secret: str | None) -> dict[str, Any]:
     """Return the admin webhook definition changeguard needs."""
     webhook: dict[str, Any] = {
         "name": WEBHOOK_NAME,
         "url": url,
         "events": list(WEBHOOK_EVENTS),
-        "filters": {SCOPE_FILTER: policy.scope_jql},
+        "filters": {SCOPE_FILTER: webhook_jql(policy)},
         "excludeBody": False,
     }
     if secret:

@@ -172,7 +172,7 @@ def test_site_ids_come_from_jira_not_from_code(runtime, jira):
     assert {s["name"]: s["id"] for s in statuses}["Awaiting Approval"] == awaiting
 
 
-def test_check_explains_an_issue_with_one_read_and_no_writes(jira, runtime):
+def test_check_explains_an_issue_with_one_read_a_freeze_search_and_no_writes(jira, runtime):
     from jobs.explain import explain_issue
 
     args = move_to_awaiting(jira, INCOMPLETE)
@@ -183,7 +183,8 @@ def test_check_explains_an_issue_with_one_read_and_no_writes(jira, runtime):
         "  into Awaiting Approval: 2 things missing",
         "    - Deployment Plan is empty: list the steps that deploy the change.",
     ]
-    assert bot_calls(jira) == [("GET", args["issue_key"])]
+    # The issue, then the freezes declared in Jira (its window may run into one).
+    assert bot_calls(jira) == [("GET", args["issue_key"]), ("POST", "jql")]
 
 
 def test_a_refused_revert_flags_the_issue_instead(jira, slack, runtime):

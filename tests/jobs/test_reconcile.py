@@ -48,6 +48,7 @@ def lost_jobs(runtime, jira, key: str) -> list[str]:
 
 
 NOTHING_TO_WITHDRAW = {"verdict": "nothing"}
+UTC = timezone.utc
 
 
 def now() -> datetime:
@@ -68,7 +69,9 @@ def test_a_lost_move_is_enforced_once_and_an_allowed_one_left_alone(jira, runtim
     assert result["recovered"] == lost_jobs(runtime, jira, bad) + lost_jobs(runtime, jira, good)
     assert result["recovered"][1] == f"{ns}-transition-{bad}-{bad_move['changelog_id']}"
     assert result["recovered"][3] == f"{ns}-transition-{good}-{good_move['changelog_id']}"
-    assert bot_calls(jira) == [("GET", "myself"), ("POST", "jql"), ("GET", bad), ("GET", good)]
+    # The account's zone, the changes updated, each one's changelog; then the freezes updated.
+    assert bot_calls(jira) == [("GET", "myself"), ("POST", "jql"), ("GET", bad), ("GET", good),
+                               ("POST", "jql")]
     first = queued(runtime)[1]
     assert (first.func_name, first.kwargs) == (
         "jobs.enforce_transition.enforce_transition",
@@ -142,7 +145,8 @@ def test_the_high_water_mark_moves_with_each_issue_and_bounds_the_next_search(ji
     result = sweep(now(), runtime=runtime, page_size=1)
     assert result["recovered"] == [job for key in keys for job in lost_jobs(runtime, jira, key)]
     assert result["searched"] == 3
-    searches = [r for r in jira.requests if r.path.endswith("/search/jql")]
+    searches = [r for r in jira.requests if r.path.endswith("/search/jql")
+                and "Change Freeze" not in r.json["jql"]]
     assert len(searches) == 3  # one page per issue
     mark = runtime.redis.get(runtime.settings.key("sweep", "high-water")).decode()
     assert mark == jira.site.issue(keys[-1]).updated.astimezone(timezone.utc).isoformat()
@@ -179,3 +183,26 @@ def test_a_lost_move_older_than_the_histories_get_issue_embeds_is_still_enforced
         NOTHING_TO_WITHDRAW, {"verdict": "revert", "reason": "gate_failed", "reverted": True}]
     assert jira.status_of(key) == "Draft"
     assert [c["body"] for c in jira.comments(key)] == [expected_comment(jira)]
+
+
+def test_a_freeze_whose_webhook_was_lost_is_enforced_by_the_sweep(jira, runtime):
+    key = jira.create_change_request("alice", "Rotate edge TLS certificates", NORMAL)
+    for actor, status in (("alice", "Awaiting Approval"), ("carol", "Approved")):
+        jira.transition(key, status, as_user=actor)
+    sweep(now(), runtime=runtime)
+    run_queued(runtime)
+    assert jira.status_of(key) == "Approved"
+    freeze = jira.create_freeze("dana", "Payments launch", datetime(2026, 12, 1, 9, tzinfo=UTC),
+                                datetime(2026, 12, 1, 12, tzinfo=UTC), "Hard")
+    result = sweep(now(), runtime=runtime)
+    assert result["freezes_rechecked"] == [freeze]
+    queue = Queue(runtime.settings.queue_name, connection=runtime.redis)
+    ran = []
+    while (job := queue.dequeue_any([queue], None, connection=runtime.redis)) is not None:
+        job = job[0]  # the re-check, then the withdrawal it sets off
+        ran.append(job.func_name.rsplit(".", 1)[-1])
+        job.func(**job.kwargs, runtime=runtime)
+    assert ran == ["recheck_freeze", "withdraw_for_freeze"]
+    assert jira.status_of(key) == "Awaiting Approval"
+    # Nothing new since: the next sweep re-checks nothing (the same job id is still known).
+    assert sweep(now(), runtime=runtime)["freezes_rechecked"] == []

@@ -13,7 +13,7 @@ from rules.material_edit import FieldChange
 from rules.policy import FieldRole as F
 from rules.policy import StatusRole as S
 from rules.reconcile import (JobRequest, advanced_mark, epoch_ms, missing_jobs, parse_jira_time,
-                             sweep_jql, sweep_since)
+                             sweep_jql, sweep_since, freeze_sweep_jql)
 from tests.fixture_files import load_fixture
 from webhooks import routes
 from webhooks.events import parse_event
@@ -163,3 +163,19 @@ EARLY, LATE = datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 1, 2, tzinfo=UTC)
 ], ids=["first", "forward", "never-back", "unknown-update", "nothing"])
 def test_advanced_mark(mark, updated, expected):
     assert advanced_mark(mark, updated) == expected
+
+
+@pytest.mark.parametrize("freezes, projects, expected", [
+    ({}, ("CHG",), 'project in (CHG) AND issuetype = "Change Freeze" AND updated >= '
+                   '"2026-11-24 09:57" ORDER BY updated ASC'),
+    ({"issue_type": 'The "Freeze"'}, ("CHG", "OPS"),
+     'project in (CHG, OPS) AND issuetype = "The \\"Freeze\\"" AND updated >= '
+     '"2026-11-24 09:57" ORDER BY updated ASC'),
+    ({}, (), 'issuetype = "Change Freeze" AND updated >= "2026-11-24 09:57" ORDER BY updated ASC'),
+    ({"issue_type": None}, ("CHG",), None),
+], ids=["default", "quoted-type-two-projects", "no-project-keys", "no-freezes-in-jira"])
+def test_freeze_sweep_jql(freezes, projects, expected):
+    policy = dataclasses.replace(POLICY, scope_project_keys=projects,
+                                 freezes=dataclasses.replace(POLICY.freezes, **freezes))
+    since = datetime(2026, 11, 24, 9, 57, 59, tzinfo=UTC)
+    assert freeze_sweep_jql(policy, since, UTC) == expected

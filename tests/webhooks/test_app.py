@@ -19,7 +19,7 @@ from webhooks.app import create_app
 from webhooks.router import JobRequest, Router
 from webhooks.signature import sign
 from worker.logging_setup import JsonFormatter
-from worker.settings import Settings, SettingsError
+from worker.settings import DEFAULT_POLICY_PATH, SettingsError
 
 ENFORCE_TRANSITION = JobName.ENFORCE_TRANSITION  # what RQ stores: the function's dotted path
 
@@ -198,7 +198,7 @@ def test_malformed_body_is_400(client, queue, body, error):
     ("name", "changes", "reason"),
     [
         ("comment_created_change_request", {}, "event comment_created is ignored"),
-        ("jira_issue_updated.status_transition.cloud2021", {}, "issue type 'Task' is not 'Change Request'"),
+        ("jira_issue_updated.status_transition.cloud2021", {}, "issue type 'Task' is not 'Change Request' or 'Change Freeze'"),
         ("issue_updated_change_request_description_edit", {}, "no job for this change"),
         (TRANSITION, {"webhookEvent": "sprint_started"}, "event sprint_started is not handled"),
     ],
@@ -210,6 +210,33 @@ def test_out_of_scope_is_200_ignored(client, queue, conn, namespace, name, chang
     assert (response.status_code, response.json) == (200, {"status": "ignored", "reason": reason})
     assert queue.job_ids == []
     assert list(conn.scan_iter(match=f"{namespace}:delivery:*")) == []  # never even deduped
+
+
+def test_a_declared_freeze_enqueues_its_check(client, queue):
+    response = deliver(client, body_of("issue_created_change_freeze"))
+
+    job_id = f"{queue.name}-freeze-CHG-2-30001"
+    assert (response.status_code, response.json) == (202, {"status": "enqueued",
+                                                           "job_ids": [job_id]})
+    assert queued(queue) == [(JobName.RECHECK_FREEZE, {
+        "issue_key": "CHG-2", "event_id": DELIVERY, "timestamp": 1796205031047,
+        "webhook_event": "jira:issue_created",
+        "actor_account_id": "712020:e4445040-49d2-5cc2-bc93-06880503d010"})]
+
+
+def test_without_freezes_in_jira_only_change_requests_are_in_scope(redis_url, namespace, queue,
+                                                                   tmp_path):
+    text = DEFAULT_POLICY_PATH.read_text(encoding="utf-8")
+    start = text.index("[freezes]")
+    policy = tmp_path / "no-freezes.toml"
+    policy.write_text(text[:start] + text[text.index("[slack]", start):], encoding="utf-8")
+    app = create_app(make_settings(redis_url, namespace, policy_path=policy))
+
+    response = deliver(app.test_client(), body_of("issue_created_change_freeze"))
+
+    assert (response.status_code, response.json) == (200, {
+        "status": "ignored", "reason": "issue type 'Change Freeze' is not 'Change Request'"})
+    assert queue.job_ids == []
 
 
 @pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])

@@ -1,3 +1,4 @@
+import dataclasses
 import json
 
 import pytest
@@ -8,6 +9,7 @@ from webhooks.router import Context, JobRequest
 from jobs.deployment_notices import update_outcome
 from jobs.enforce_edit import enforce_edit
 from jobs.enforce_transition import enforce_transition
+from jobs.freeze_declared import recheck_freeze
 from webhooks.routes import router
 from worker.policy_file import load_policy
 
@@ -90,7 +92,7 @@ def test_material_edits_enqueue_the_approval_check(name, jobs):
 
 @pytest.mark.parametrize(
     "webhook_event",
-    ["comment_created", "comment_updated", "comment_deleted", "jira:issue_deleted", "worklog_created"],
+    ["comment_created", "comment_updated", "comment_deleted", "worklog_created"],
 )
 def test_listed_events_are_ignored(webhook_event):
     assert router.skip_reason(webhook_event) == f"event {webhook_event} is ignored"
@@ -110,3 +112,61 @@ def test_edit_without_changelog_id_enqueues_nothing(name):
     event = parse_body(json.dumps(without_changelog_id(name)).encode())
 
     assert (event.changelog_id, router.dispatch(event, CONTEXT)) == (None, ())
+
+
+# Declared freezes: a change to what a freeze holds, or its cancellation, re-checks it.
+
+DANA = "712020:e4445040-49d2-5cc2-bc93-06880503d010"  # head-of-engineering in the sandbox
+
+
+def freeze_check(occurrence, timestamp, webhook_event):
+    return JobRequest(
+        func=recheck_freeze, job_id=f"changeguard-freeze-CHG-2-{occurrence}",
+        kwargs={"issue_key": "CHG-2", "event_id": CONTEXT.event_id, "timestamp": timestamp,
+                "webhook_event": webhook_event, "actor_account_id": DANA})
+
+
+@pytest.mark.parametrize(("name", "jobs"), [
+    ("issue_created_change_freeze",
+     (freeze_check("30001", 1796205031047, "jira:issue_created"),)),
+    ("issue_updated_change_freeze_planned_end",
+     (freeze_check("30002", 1796205031059, "jira:issue_updated"),)),
+    ("issue_updated_change_freeze_cancelled",
+     (freeze_check("30004", 1796205031085, "jira:issue_updated"),)),
+    ("issue_deleted_change_freeze",
+     (freeze_check("deleted", 1796205031091, "jira:issue_deleted"),)),
+    ("issue_updated_change_freeze_reason_edit", ()),
+    ("issue_deleted_change_request", ()),
+], ids=["declared", "window-edited", "cancelled", "deleted", "reason-edit-holds-nothing-more",
+        "change-request-deleted"])
+def test_freeze_events_enqueue_the_freeze_check_and_nothing_else(name, jobs):
+    assert routed(name) == jobs
+
+
+@pytest.mark.parametrize(("field", "routed_again"), [
+    ("Planned Start", True), ("Freeze Kind", True), ("reporter", True), ("Reporter", True),
+    ("summary", False), ("Freeze Reason", False),
+], ids=lambda value: str(value))
+def test_freeze_fields_that_decide_what_it_holds(field, routed_again):
+    payload = load_fixture("issue_updated_change_freeze_reason_edit")
+    payload["changelog"]["items"] = [{"field": field, "fieldtype": "custom", "from": None,
+                                      "fromString": "a", "to": None, "toString": "b"}]
+    event = parse_body(json.dumps(payload).encode())
+    expected = (freeze_check("30003", 1796205031073, "jira:issue_updated"),)
+    assert router.dispatch(event, CONTEXT) == (expected if routed_again else ())
+
+
+def test_a_freeze_created_without_changelog_is_told_apart_by_its_time():
+    payload = load_fixture("issue_created_change_freeze")
+    del payload["changelog"]
+    event = parse_body(json.dumps(payload).encode())
+    assert router.dispatch(event, CONTEXT) == (
+        freeze_check("at1796205031047", 1796205031047, "jira:issue_created"),)
+
+
+def test_without_freezes_in_jira_a_freeze_issue_is_not_checked():
+    policy = CONTEXT.policy
+    context = dataclasses.replace(CONTEXT, policy=dataclasses.replace(
+        policy, freezes=dataclasses.replace(policy.freezes, issue_type=None)))
+    event = parse_body(json.dumps(load_fixture("issue_deleted_change_freeze")).encode())
+    assert router.dispatch(event, context) == ()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from webhooks.routes import router
@@ -14,6 +16,7 @@ from worker.webhook_setup import (
     plan_webhook,
     secret_fingerprint,
     wanted_webhook,
+    webhook_jql,
 )
 
 from ..builders import run_changeguard, site_env
@@ -39,8 +42,9 @@ def test_register_then_leave_alone_then_update_the_secret(jira, redis_url, names
     assert (jira.webhook_url, jira.webhook_secret) == (URL, "first secret")
     assert [r.json for r in jira.requests if r.method == "POST"] == [{
         "name": "changeguard", "url": URL,
-        "events": ["jira:issue_created", "jira:issue_updated"],
-        "filters": {"issue-related-events-section": 'issuetype = "Change Request"'},
+        "events": ["jira:issue_created", "jira:issue_updated", "jira:issue_deleted"],
+        "filters": {"issue-related-events-section": '(issuetype = "Change Request") OR '
+                    '(project in (CHG) AND issuetype = "Change Freeze")'},
         "excludeBody": False, "secret": "first secret"}]
 
     jira.reset_recordings()
@@ -70,7 +74,7 @@ def test_an_existing_webhook_sending_comments_is_updated_in_place(jira, redis_ur
            "shows it, and changeguard has no record of it)\n", "")
     assert writes(jira) == [("PUT", "/rest/webhooks/1.0/webhook/1")]
     assert [(w["self"], w["events"]) for w in bot.list_webhooks()] == [
-        (webhook, ["jira:issue_created", "jira:issue_updated"])]
+        (webhook, ["jira:issue_created", "jira:issue_updated", "jira:issue_deleted"])]
     assert (jira.webhook_url, jira.webhook_secret) == (URL, "the secret")
 
 
@@ -79,7 +83,7 @@ def test_an_existing_webhook_sending_comments_is_updated_in_place(jira, redis_ur
     ("jira:issue_updated", True),
     ("comment_created", False),
     ("comment_updated", False),
-    ("jira:issue_deleted", False),
+    ("jira:issue_deleted", True),  # a declared freeze deleted: the changes it held are named
 ], ids=lambda value: str(value))
 def test_subscribed_to_exactly_the_events_the_router_acts_on(event, subscribed):
     assert (event in WEBHOOK_EVENTS, router.skip_reason(event) is None) == (subscribed, subscribed)
@@ -132,6 +136,31 @@ SAME = secret_fingerprint("s")
     ([REGISTERED], None,
      WebhookPlan(Action.UPDATE, REGISTERED,
                  ("secret (Jira never shows it, and changeguard has no record of it)",))),
-], ids=["none-yet", "same", "events", "filter-and-body", "secret-changed", "secret-unknown"])
+    # As registered before freezes were read from Jira: change requests only.
+    ([{**REGISTERED, "events": ["jira:issue_created", "jira:issue_updated"],
+       "filters": {"issue-related-events-section": 'issuetype = "Change Request"'}}], SAME,
+     WebhookPlan(Action.UPDATE, {**REGISTERED, "events": ["jira:issue_created",
+                                                         "jira:issue_updated"],
+                                 "filters": {"issue-related-events-section":
+                                             'issuetype = "Change Request"'}},
+                 ("events", "JQL filter"))),
+], ids=["none-yet", "same", "events", "filter-and-body", "secret-changed", "secret-unknown",
+        "before-freezes"])
 def test_plan_webhook(existing, remembered, expected):
     assert plan_webhook(existing, WANTED, remembered, SAME) == expected
+
+
+NO_FREEZE_TYPE = dataclasses.replace(POLICY.freezes, issue_type=None)
+
+
+@pytest.mark.parametrize(("policy", "jql"), [
+    (POLICY, '(issuetype = "Change Request") OR (project in (CHG) AND issuetype = "Change Freeze")'),
+    (dataclasses.replace(POLICY, scope_project_keys=()),
+     '(issuetype = "Change Request") OR (issuetype = "Change Freeze")'),
+    (dataclasses.replace(POLICY, scope_project_keys=("CHG", "OPS"),
+                         freezes=dataclasses.replace(POLICY.freezes, issue_type='Freeze "Q4"')),
+     '(issuetype = "Change Request") OR (project in (CHG, OPS) AND issuetype = "Freeze \\"Q4\\"")'),
+    (dataclasses.replace(POLICY, freezes=NO_FREEZE_TYPE), 'issuetype = "Change Request"'),
+], ids=["default", "no-project-keys", "quoted-type", "freezes-not-read-from-jira"])
+def test_the_filter_sends_change_requests_and_declared_freezes(policy, jql):
+    assert webhook_jql(policy) == jql
