@@ -1,4 +1,4 @@
-"""Periodic work, exactly once per period: sweep every few minutes, retro scan hourly, CAB agenda."""
+"""Periodic work, once per period: sweeps, hourly retro scan, CAB agenda, daily health count."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from worker.runtime import Runtime
 from worker.settings import Settings
 
 from .cab_agenda import post_cab_agenda
+from .change_health import refresh_health_gauges
 from .enqueue import enqueue_once
 from .reconcile import sweep
 from .retrospectives import scan_retrospectives
@@ -48,7 +49,8 @@ def tick(now: str | None = None, *, runtime: Runtime | None = None) -> dict[str,
     calendar = cab_calendar(rt.policy)
     outcome: dict[str, str] = {}
     failure: Exception | None = None
-    for period in due_periods(calendar, moment, sweep_minutes=rt.settings.sweep_minutes):
+    for period in due_periods(calendar, moment, sweep_minutes=rt.settings.sweep_minutes,
+                              health=True):
         name = f"{period.work.value}:{period.key}"
         claim = rt.settings.key("period", period.work.value, period.key)
         token = uuid.uuid4().hex
@@ -77,6 +79,8 @@ def _run(period: Period, moment: datetime, calendar: CabCalendar, rt: Runtime) -
     if period.work is Work.AGENDA:
         assert period.meeting is not None
         return post_cab_agenda(period.meeting, moment, calendar=calendar, runtime=rt)["action"]
+    if period.work is Work.HEALTH:
+        return f"{refresh_health_gauges(moment, calendar=calendar, runtime=rt)} gauges"
     flagged = scan_retrospectives(moment, calendar=calendar, runtime=rt)
     return f"{sum(state == 'overdue' for state in flagged.values())} flagged"
 

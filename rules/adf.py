@@ -44,6 +44,12 @@ def _collect_text(node: Mapping[str, Any], parts: list[str]) -> None:
                 parts.append(label)
         return
     content = node.get("content")
+    if node_type == "tableRow":
+        # A row reads as one line, its cells apart: "Category | Measure | Last week".
+        cells = [adf_to_text(cell) or "" for cell in
+                 (content if isinstance(content, list) else []) if isinstance(cell, Mapping)]
+        parts.append(" | ".join(" ".join(cell.split()) for cell in cells) + "\n")
+        return
     if isinstance(content, list):
         for child in content:
             if isinstance(child, Mapping):
@@ -79,6 +85,17 @@ def bullet_list(items: Iterable[Iterable[dict[str, Any]]]) -> dict[str, Any]:
         "type": "bulletList",
         "content": [{"type": "listItem", "content": [paragraph(*item)]} for item in items],
     }
+
+
+def table(header: Iterable[str], rows: Iterable[Iterable[str]]) -> dict[str, Any]:
+    """Return an ADF table: a header row, then one row of plain-text cells per row."""
+    def row(cell_type: str, cells: Iterable[str]) -> dict[str, Any]:
+        return {"type": "tableRow", "content": [
+            {"type": cell_type, "attrs": {}, "content": [paragraph(text(cell))]}
+            for cell in cells]}
+
+    return {"type": "table", "attrs": {"isNumberColumnEnabled": False, "layout": "default"},
+            "content": [row("tableHeader", header), *(row("tableCell", r) for r in rows)]}
 
 
 def document(*blocks: dict[str, Any]) -> dict[str, Any]:

@@ -7,15 +7,21 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
-from .adf import adf_to_text, document, mention, paragraph, text
+from .adf import adf_to_text, document, mention, paragraph, table, text
 from .cab_schedule import CabCalendar, Meeting, when
+from .change_health import HealthTable
+from .change_health_report import (AGENDA_ROWS, HEALTH_COLUMNS, HealthComparison,
+                                   compare_last_week, health_cells, since_text)
 from .change_request import ChangeRequest
 from .filled import Emptiness, check_filled
-from .policy import Category, FieldRole, Policy, StatusRole
+from .freeze import Freeze
+from .policy import Category, FieldRole, FreezeKind, Policy, StatusRole
 from .site_map import SiteMap
 
 ADF = dict[str, Any]
 NONE_LISTED = "None."
+HEALTH_HEADING = "How changes are going"
+CHART_TEXT = "Chart: deployments a week and the change failure rate"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -36,6 +42,8 @@ class CabAgenda:
     implemented: tuple[str, ...]
     clashes: tuple[tuple[str, str], ...]
     body: ADF
+    freezes: tuple[Freeze, ...] = ()
+    health: HealthTable | None = None  # the weeks the health section compares (and charts)
 
     @property
     def text(self) -> str:
@@ -55,8 +63,10 @@ def title(meeting: Meeting, calendar: CabCalendar) -> str:
 
 def build_agenda(meeting: Meeting, previous: Meeting | None, changes: Iterable[AgendaChange], *,
                  now: datetime, policy: Policy, site: SiteMap, calendar: CabCalendar,
-                 browse_url: str) -> CabAgenda:
-    """Sort the change requests into the agenda's four sections and write its comment."""
+                 browse_url: str, freezes: Iterable[Freeze] = (),
+                 health: HealthTable | None = None) -> CabAgenda:
+    """Sort the change requests into the agenda's sections and write its comment: the freezes
+    of the coming week first (when there are any), change health last (when given)."""
     by_key = {item.change.key: item for item in changes}
     items = sorted(by_key.values(), key=lambda item: _key_order(item.change.key))
 
@@ -124,8 +134,11 @@ def build_agenda(meeting: Meeting, previous: Meeting | None, changes: Iterable[A
     # Policy: an overdue retrospective heads the agenda.
     overdue = [i for i in retro if i.implemented_at is None or i.implemented_at + hours <= now]
     due = [i for i in retro if i not in overdue]
+    freezes = tuple(freezes)
     body = document(
         paragraph(text(title(meeting, calendar), "strong")),
+        *(_section(f"Freezes in the coming week ({len(freezes)})",
+                   [[text(freeze_line(f, calendar))] for f in freezes]) if freezes else []),
         *(_section(f"Overdue emergency retrospectives ({len(overdue)})",
                    [retro_line(i) for i in overdue]) if overdue else []),
         *_section(f"Normal changes awaiting approval ({len(awaiting)})",
@@ -135,6 +148,8 @@ def build_agenda(meeting: Meeting, previous: Meeting | None, changes: Iterable[A
         *_section(f"Implemented since the last meeting{since_text} ({len(implemented)})",
                   [implemented_line(i) for i in implemented]),
         *_section(f"Clashing change windows ({len(clashes)})", [clash_line(p) for p in clashes]),
+        *(health_section(compare_last_week(health, AGENDA_ROWS), policy)
+          if health is not None else []),
     )
     return CabAgenda(
         meeting=meeting,
@@ -143,12 +158,50 @@ def build_agenda(meeting: Meeting, previous: Meeting | None, changes: Iterable[A
         implemented=tuple(i.change.key for i in implemented),
         clashes=tuple((a.key, b.key) for a, b in clashes),
         body=body,
+        freezes=freezes,
+        health=health,
     )
 
 
+def freeze_line(freeze: Freeze, calendar: CabCalendar) -> str:
+    """Return one freeze for the agenda: name, kind, from–until in the CAB's zone, reason."""
+    what = ("hard: Emergency changes only" if freeze.kind is FreezeKind.HARD
+            else "soft: other changes need a freeze exception")
+    reason = f" · {freeze.reason}" if freeze.reason else ""
+    return (f"{freeze.name} ({what}) · {when(freeze.start, calendar)} – "
+            f"{when(freeze.end, calendar)}{reason}")
+
+
+def health_section(comparison: HealthComparison, policy: Policy) -> list[ADF]:
+    """Return the health section: last week against the weeks before, a table row a measure."""
+    heading = (f"{HEALTH_HEADING}: week of {comparison.week.day} {comparison.week:%b %Y} "
+               f"against {since_text(comparison)}")
+    hours = comparison.retrospective_hours
+    return [_heading(heading),
+            table(HEALTH_COLUMNS, [health_cells(row, policy, hours) for row in comparison.rows])]
+
+
+def with_chart_link(agenda: CabAgenda, url: str) -> CabAgenda:
+    """Return the agenda with a link to its chart under the health section's heading."""
+    content = list(agenda.body["content"])
+    at = next((index for index, node in enumerate(content) if node.get("type") == "heading"
+               and adf_to_text(node) is not None
+               and str(adf_to_text(node)).startswith(HEALTH_HEADING)), None)
+    if at is None:
+        return agenda
+    link = {"type": "text", "text": CHART_TEXT,
+            "marks": [{"type": "link", "attrs": {"href": url}}]}
+    content.insert(at + 1, paragraph(link))
+    return dataclasses.replace(agenda, body={**agenda.body, "content": content})
+
+
+
+def _heading(heading: str) -> ADF:
+    return {"type": "heading", "attrs": {"level": 3}, "content": [text(heading)]}
+
 
 def _section(heading: str, lines: list[list[ADF]]) -> list[ADF]:
-    head = {"type": "heading", "attrs": {"level": 3}, "content": [text(heading)]}
+    head = _heading(heading)
     if not lines:
         return [head, paragraph(text(NONE_LISTED))]
     return [head, {"type": "bulletList",

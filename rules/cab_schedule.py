@@ -12,6 +12,7 @@ DAY = timedelta(days=1)
 LOOKAHEAD = timedelta(days=366)  # meetings are at least yearly; a rule that has ended has none
 RETRO_SCAN_KEEP = timedelta(hours=2)
 AGENDA_KEEP_AFTER_MEETING = timedelta(days=1)
+HEALTH_KEEP = timedelta(days=2)
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
@@ -51,6 +52,7 @@ class Work(str, enum.Enum):
     AGENDA = "agenda"
     RETRO_SCAN = "retro-scan"
     SWEEP = "sweep"
+    HEALTH = "health"  # last week's change health for the gauges, once a day
 
 
 @dataclasses.dataclass(frozen=True)
@@ -83,20 +85,22 @@ def previous_meeting(calendar: CabCalendar, now: datetime) -> Meeting | None:
     return past[-1] if past else None
 
 
-def due_periods(calendar: CabCalendar, now: datetime,
-                sweep_minutes: int | None = None) -> tuple[Period, ...]:
+def due_periods(calendar: CabCalendar, now: datetime, sweep_minutes: int | None = None, *,
+                health: bool = False) -> tuple[Period, ...]:
     """Return the work due at ``now``: this period's reconciliation sweep (every
-    ``sweep_minutes``, when given), the upcoming meeting's agenda once its time has come, and
-    this hour's retrospective scan."""
+    ``sweep_minutes``, when given), the upcoming meeting's agenda once its time has come, this
+    hour's retrospective scan, and today's (UTC) change health count when ``health``."""
     hour = now.astimezone(timezone.utc).replace(minute=0, second=0, microsecond=0)
     scan = Period(Work.RETRO_SCAN, hour.strftime("%Y%m%dT%HZ"), hour + RETRO_SCAN_KEEP)
     # The sweep comes first: a missed move waits for it, nothing waits for the agenda.
     first = () if sweep_minutes is None else (sweep_period(now, sweep_minutes),)
+    day = hour.replace(hour=0)
+    last = (Period(Work.HEALTH, day.strftime("%Y%m%d"), day + HEALTH_KEEP),) if health else ()
     meeting = next_meeting(calendar, now)
     if meeting is None or meeting.agenda_at > now:
-        return (*first, scan)
+        return (*first, scan, *last)
     agenda = Period(Work.AGENDA, meeting.key, meeting.at + AGENDA_KEEP_AFTER_MEETING, meeting)
-    return (*first, agenda, scan)
+    return (*first, agenda, scan, *last)
 
 
 def sweep_period(now: datetime, minutes: int) -> Period:

@@ -7,11 +7,14 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime, timedelta, tzinfo
 from typing import Any
 
+from .approvals import ApprovalRole
 from .change_history import HistoryEntry, parse_history
-from .change_request import SnapshotError, parse_change_request
+from .change_request import ChangeRequest, SnapshotError, fields_to_fetch, parse_change_request
 from .deployment import PROPERTY_KEY as DEPLOYMENTS_KEY
 from .deployment import LET_THROUGH, DeployResult, outcome_for, parse_deployments
 from .emergency_retrospective import parse_jira_time
+from .issue_record import PROPERTY_KEY as RECORD_KEY
+from .issue_record import parse_record
 from .policy import Category, FieldRole, Policy, StatusRole
 from .site_map import SiteMap
 
@@ -27,6 +30,10 @@ SCOPES: tuple[Category | None, ...] = (None, Category.STANDARD, Category.NORMAL,
                                        Category.EMERGENCY)
 ALL_CHANGES = "All changes"
 NO_VALUE = "-"
+# What the facts need besides a snapshot's fields, and the issue properties they read.
+HEALTH_FIELDS = ("created", "issuelinks")
+HEALTH_PROPERTIES = (RECORD_KEY, DEPLOYMENTS_KEY)
+PRODUCTION_ROLES = frozenset({StatusRole.IMPLEMENTING, StatusRole.IMPLEMENTED})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -48,7 +55,7 @@ class ChangeFacts:
     closed: tuple[datetime, ...] = ()  # moves into Closed that stood, oldest first
     outcome: DeployResult | None = None  # the Outcome as it is now
     caused_by: tuple[str, ...] = ()  # keys this change links to as "is caused by"
-    freeze_exception: bool = False  # placeholder until freezes exist
+    freeze_exception: bool = False  # the Head of Engineering let it through a freeze
     gate_deployments: tuple[datetime, ...] = ()  # deployments the gate let through
 
     @property
@@ -59,15 +66,18 @@ class ChangeFacts:
 
 def facts_from_issue(issue: Mapping[str, Any], site: SiteMap, policy: Policy, *,
                      histories: Sequence[Any] | None = None, freeze_exception: bool = False,
-                     caused_by_phrase: str = CAUSED_BY_PHRASE) -> ChangeFacts:
+                     caused_by_phrase: str = CAUSED_BY_PHRASE,
+                     change: ChangeRequest | None = None) -> ChangeFacts:
     """Return a change's facts from a REST issue (fields incl. ``created`` and ``issuelinks``,
     and the ``changeguard.deployments`` property when asked for) and its whole changelog.
 
     ``histories`` are every changelog history, gathered over as many pages as it takes (the
     issue's own expanded changelog is used when not given); overlapping pages do no harm.
-    Raise SnapshotError for an issue without a key, status or readable ``created``.
+    A freeze exception is read from the ``changeguard`` property when the issue brings it
+    (or given as ``freeze_exception``). Raise SnapshotError for an issue without a key, status
+    or readable ``created``. ``change`` is the snapshot already parsed from ``issue``, if any.
     """
-    change = parse_change_request(issue, site)
+    change = change if change is not None else parse_change_request(issue, site)
     fields = issue["fields"]
     created_text = fields.get("created")
     created = parse_jira_time(created_text) if isinstance(created_text, str) else None
@@ -92,8 +102,8 @@ def facts_from_issue(issue: Mapping[str, Any], site: SiteMap, policy: Policy, *,
             closed.append(at)
     outcome = change.option(FieldRole.OUTCOME)
     properties = issue.get("properties")
-    gate = parse_deployments(properties.get(DEPLOYMENTS_KEY)
-                             if isinstance(properties, Mapping) else None)
+    properties = properties if isinstance(properties, Mapping) else {}
+    gate = parse_deployments(properties.get(DEPLOYMENTS_KEY))
     return ChangeFacts(
         key=change.key,
         category=policy.category_of(change.option(FieldRole.CATEGORY)),
@@ -104,11 +114,47 @@ def facts_from_issue(issue: Mapping[str, Any], site: SiteMap, policy: Policy, *,
                       if outcome is not None and outcome_for(result, policy.outcomes) == outcome),
                      None),
         caused_by=caused_by_keys(fields, caused_by_phrase),
-        freeze_exception=freeze_exception,
+        freeze_exception=freeze_exception or has_freeze_exception(properties.get(RECORD_KEY)),
         gate_deployments=tuple(sorted(at for at in (_moment(e.at) for e in gate.entries
                                                      if e.state in LET_THROUGH)
                                       if at is not None)),
     )
+
+
+def health_fields_to_fetch(site: SiteMap) -> tuple[str, ...]:
+    """Return the field ids the facts of a change need, for a search's ``fields``."""
+    return (*fields_to_fetch(site), *HEALTH_FIELDS)
+
+
+def has_freeze_exception(record: Any) -> bool:
+    """Tell whether a ``changeguard`` property value holds a freeze exception for the change."""
+    return any(approval.role is ApprovalRole.FREEZE_EXCEPTION
+               for approval in parse_record(record).approvals.approvals)
+
+
+def needs_whole_changelog(issue: Mapping[str, Any], site: SiteMap, since: datetime) -> bool:
+    """Tell whether a searched issue's changelog, cut short at its latest histories, may lack
+    what counts from ``since`` on: its earliest history is not before ``since`` (the ones in
+    between are missing), or it moves into Implementing or Implemented from ``since`` on (the
+    approval it went out on may be missing). A whole changelog needs nothing more."""
+    changelog = issue.get("changelog")
+    histories = changelog.get("histories") if isinstance(changelog, Mapping) else None
+    total = changelog.get("total") if isinstance(changelog, Mapping) else None
+    if not isinstance(histories, list) or not isinstance(total, int) or total <= len(histories):
+        return False
+    entries = parse_history(issue, site)
+    moments = [parse_jira_time(entry.at) for entry in entries]
+    known = [moment for moment in moments if moment is not None]
+    return not known or min(known) >= since or went_to_production_since(entries, site, since)
+
+
+def went_to_production_since(history: Iterable[HistoryEntry], site: SiteMap,
+                             since: datetime) -> bool:
+    """Tell whether a changelog moves into Implementing or Implemented at or after ``since``
+    (by anyone: the deployment gate moves changes itself)."""
+    return any(site.status_role(entry.to_status_id) in PRODUCTION_ROLES
+               and (at := parse_jira_time(entry.at)) is not None and at >= since
+               for entry in history)
 
 
 def standing_moves(history: tuple[HistoryEntry, ...], bot: str) -> tuple[HistoryEntry, ...]:

@@ -10,6 +10,7 @@ from .change_health import (ALL_CHANGES, BASELINE_WEEKS, HealthTable, NO_VALUE, 
                             median)
 from .policy import Category, Policy
 
+
 class Kind(str, enum.Enum):
     """How a measure is counted, shown and judged steady."""
 
@@ -82,6 +83,18 @@ ROWS: tuple[tuple[Category | None, Measure], ...] = (
                                         Measure.RETROSPECTIVES_ON_TIME)),
 )
 
+# The CAB agenda's rows: per category the deployments, failure rate and lead times; every
+# change's Emergency share and freeze exceptions; Emergency restores and retrospectives.
+_AGENDA_COMMON = (Measure.DEPLOYMENTS, Measure.CHANGE_FAILURE_RATE,
+                  Measure.LEAD_TIME_TO_APPROVAL, Measure.LEAD_TIME_TO_IMPLEMENTED)
+AGENDA_ROWS: tuple[tuple[Category | None, Measure], ...] = (
+    *((None, m) for m in (*_AGENDA_COMMON, Measure.EMERGENCY_SHARE, Measure.FREEZE_EXCEPTIONS)),
+    *((Category.STANDARD, m) for m in (*_AGENDA_COMMON, Measure.FREEZE_EXCEPTIONS)),
+    *((Category.NORMAL, m) for m in (*_AGENDA_COMMON, Measure.FREEZE_EXCEPTIONS)),
+    *((Category.EMERGENCY, m) for m in (*_AGENDA_COMMON, Measure.TIME_TO_RESTORE,
+                                        Measure.RETROSPECTIVES_ON_TIME)),
+)
+
 
 def measure_value(health: WeekHealth, measure: Measure) -> float | None:
     """Return a week's value of ``measure``: a count, a share (0–1) or hours."""
@@ -142,22 +155,25 @@ def trend_of(scope: Category | None, measure: Measure, last_week: float | None,
     return Trend.BETTER if rose == higher_is_better(scope, measure) else Trend.WORSE
 
 
-def compare_last_week(table: HealthTable) -> HealthComparison:
-    """Compare the table's last week with the median of the up to 12 weeks before it.
+def compare_last_week(table: HealthTable,
+                      rows: tuple[tuple[Category | None, Measure], ...] = ROWS
+                      ) -> HealthComparison:
+    """Compare the table's last week with the median of the up to 12 weeks before it, in
+    ``rows`` (scope and measure, in order).
 
     Weeks without a value (no deployments for a rate, no samples for a median) are left out of
     the median; counts are values in every week, zero included.
     """
     week, baseline_weeks = table.weeks[-1], table.weeks[:-1][-BASELINE_WEEKS:]
-    rows = []
-    for scope, measure in ROWS:
+    found = []
+    for scope, measure in rows:
         last = measure_value(table.cell(week, scope), measure)
         earlier = [value for value in (measure_value(table.cell(w, scope), measure)
                                        for w in baseline_weeks) if value is not None]
         baseline = median(earlier)
-        rows.append(HealthRow(scope, measure, last, baseline,
-                              trend_of(scope, measure, last, baseline)))
-    return HealthComparison(week, baseline_weeks, table.retrospective_hours, tuple(rows))
+        found.append(HealthRow(scope, measure, last, baseline,
+                               trend_of(scope, measure, last, baseline)))
+    return HealthComparison(week, baseline_weeks, table.retrospective_hours, tuple(found))
 
 
 def scope_name(scope: Category | None, policy: Policy) -> str:
@@ -182,20 +198,46 @@ def shown(measure: Measure, value: float | None) -> str:
     return f"{value:g}"
 
 
+HEALTH_COLUMNS = ("Category", "Measure", "Last week", "Median", "Trend")
+
+
+def health_cells(row: HealthRow, policy: Policy, retrospective_hours: int) -> tuple[str, ...]:
+    """Return one row's cells under HEALTH_COLUMNS: scope, measure, the two values, the trend."""
+    return (scope_name(row.scope, policy), measure_label(row.measure, retrospective_hours),
+            shown(row.measure, row.last_week), shown(row.measure, row.baseline), row.trend.value)
+
+
 def health_rows_text(comparison: HealthComparison, policy: Policy) -> str:
     """Return the comparison as a plain-text table, one line per row, columns aligned."""
-    first = comparison.baseline_weeks[0] if comparison.baseline_weeks else None
-    since = (f"the median of the {len(comparison.baseline_weeks)} weeks from "
-             f"{first:%d %b %Y}" if first is not None else "no earlier weeks")
-    lines = [("Category", "Measure", "Last week", "Median", "Trend")] + [
-        (scope_name(row.scope, policy), measure_label(row.measure, comparison.retrospective_hours),
-         shown(row.measure, row.last_week), shown(row.measure, row.baseline), row.trend.value)
-        for row in comparison.rows]
-    widths = [max(len(line[column]) for line in lines) for column in range(5)]
+    since = since_text(comparison)
+    lines = [HEALTH_COLUMNS] + [health_cells(row, policy, comparison.retrospective_hours)
+                                for row in comparison.rows]
+    widths = [max(len(line[column]) for line in lines) for column in range(len(HEALTH_COLUMNS))]
     table = ["  ".join(cell.ljust(width) for cell, width in zip(line, widths)).rstrip()
              for line in lines]
     return "\n".join([f"Change health: week of {comparison.week:%d %b %Y} against {since}",
                       *table])
+
+
+def since_text(comparison: HealthComparison) -> str:
+    """Return what last week is compared with, e.g. "the median of the 12 weeks from 1 Sep 2026"."""
+    first = comparison.baseline_weeks[0] if comparison.baseline_weeks else None
+    if first is None:
+        return "no earlier weeks"
+    return (f"the median of the {len(comparison.baseline_weeks)} weeks from "
+            f"{first:%d %b %Y}")
+
+
+def weekly_text(table: HealthTable) -> str:
+    """Return every change's numbers week by week, one aligned line a week, oldest first."""
+    lines = [("Week of", "Deployments", "Failures", "Failure rate", "Emergency")] + [
+        (f"{week:%d %b %Y}", str(cell.deployments), str(cell.failures),
+         shown(Measure.CHANGE_FAILURE_RATE, cell.change_failure_rate),
+         str(cell.emergency_deployments))
+        for week, cell in ((week, table.cell(week)) for week in table.weeks)]
+    widths = [max(len(line[column]) for line in lines) for column in range(5)]
+    return "\n".join("  ".join(cell.ljust(width) for cell, width in zip(line, widths)).rstrip()
+                     for line in lines)
 
 
 CSV_COLUMNS = ("week", "category", "deployments", "failures", "change_failure_rate",

@@ -25,6 +25,8 @@ ROWS = (
     "Sustained enforcement, 2 workers (events/s, both)",
     "CAB agenda build, 150 changes (s)",
     "CAB agenda build, 150 changes (Jira calls)",
+    "CAB agenda with its health section, 150 changes (Jira calls)",
+    "CAB agenda with its health section, 150 changes (s)",
     "Deploy gate release p50, Jira approval → GitHub callback (ms)",
     "Deploy gate release p99, Jira approval → GitHub callback (ms)",
 )

@@ -1,4 +1,4 @@
-"""Serve GET /metrics: the Redis-kept counters and live queue depths in Prometheus text format."""
+"""Serve GET /metrics: the Redis-kept counters and health gauges, and live queue depths."""
 
 from __future__ import annotations
 
@@ -20,7 +20,8 @@ CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 @bp.get("/metrics")
 def metrics_page() -> Response:
-    """Render every counter and the depth of the webhook and periodic queues."""
+    """Render every counter, the stored change health gauges (the periodic tick counts them; the
+    scrape only reads) and the depth of the webhook and periodic queues."""
     svc = services()
     try:
         text = metrics.render(svc.redis, svc.settings,

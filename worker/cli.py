@@ -16,7 +16,7 @@ from .settings import Settings, SettingsError
 from .site_resolver import SiteMismatch
 from .webhook_setup import WebhookSetupError
 
-OPERATOR_COMMANDS = frozenset({"doctor", "setup-webhook", "check", "agenda"})
+OPERATOR_COMMANDS = frozenset({"doctor", "setup-webhook", "check", "agenda", "report"})
 # gunicorn's default access line holds the query string, and /calendar.ics?token=… is a secret
 # link: should the access log be switched on, it shows the path only (%(U)s, not %(r)s).
 ACCESS_LOG_FORMAT = '%(h)s %(l)s %(u)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s "%(a)s"'
@@ -55,6 +55,15 @@ def main(argv: list[str] | None = None) -> int:
     agenda = commands.add_parser("agenda", help="build the next CAB meeting's agenda and post "
                                                 "it on the CAB epic (or edit it in place)")
     agenda.add_argument("--dry-run", action="store_true", help="print it, change nothing")
+    report = commands.add_parser("report", help="change health week by week: deployments, "
+                                                "failure rate, lead times (changes nothing)")
+    report.add_argument("--weeks", type=_weeks, default=12,
+                        help="how many whole weeks before this one (default 12); the last is "
+                             "compared with the median of the others")
+    report.add_argument("--csv", action="store_true",
+                        help="print every week and category as CSV, for a spreadsheet")
+    report.add_argument("--svg", metavar="FILE",
+                        help="also write a chart: deployments as bars, failure rate as a line")
     commands.add_parser("gate", add_help=False,
                         help="ask the deployment gate from a pipeline: exit 0 allow, 1 deny, "
                              "2 timed out waiting (`changeguard gate --help`)")
@@ -90,6 +99,8 @@ def main(argv: list[str] | None = None) -> int:
             return _check(settings, args.key)
         if args.command == "agenda":
             return _agenda(settings, dry_run=args.dry_run)
+        if args.command == "report":
+            return _report(settings, weeks=args.weeks, csv=args.csv, svg=args.svg)
         # Refuse here, in one line, rather than in a traceback from each gunicorn worker.
         settings.require_webhook_secret()
         # The installed package, not wsgi.py: `pip install .` does not install the repo's root.
@@ -173,6 +184,43 @@ def _agenda(settings: Settings, *, dry_run: bool) -> int:
     if not dry_run:
         result = post_cab_agenda(meeting, now, calendar=calendar, runtime=runtime, agenda=agenda)
         print(f"{result['action']} comment {result['comment_id']} on {runtime.policy.cab.epic_key}")
+    return 0
+
+
+def _weeks(value: str) -> int:
+    try:
+        weeks = int(value)
+    except ValueError:
+        weeks = 0
+    if not 1 <= weeks <= 104:
+        raise argparse.ArgumentTypeError(f"expected a number of weeks from 1 to 104, got {value!r}")
+    return weeks
+
+
+def _report(settings: Settings, *, weeks: int, csv: bool, svg: str | None) -> int:
+    from datetime import datetime, timezone
+    from pathlib import Path
+
+    from jobs.change_health import gather_health
+    from jobs.periodic import cab_calendar
+    from rules.change_health_report import (compare_last_week, health_csv, health_rows_text,
+                                            weekly_text)
+
+    from . import runtime as runtime_module
+    from .health_chart import render_health_svg
+
+    runtime = runtime_module.build_runtime(settings)
+    table = gather_health(datetime.now(timezone.utc), weeks=weeks,
+                          calendar=cab_calendar(runtime.policy), runtime=runtime)
+    if csv:
+        sys.stdout.write(health_csv(table, runtime.policy))
+    else:
+        print(health_rows_text(compare_last_week(table), runtime.policy))
+        print()
+        print(weekly_text(table))
+    if svg:
+        Path(svg).write_bytes(render_health_svg(table))
+        print(f"wrote {svg}", file=sys.stderr)
     return 0
 
 

@@ -410,13 +410,14 @@ class JiraClient:
                      json=value)
 
     def search_issues(self, jql: str, *, fields: Iterable[str], expand: Iterable[str] = (),
-                      page_size: int = 100) -> Iterator[dict]:
+                      properties: Iterable[str] = (), page_size: int = 100) -> Iterator[dict]:
         """Yield every issue matching ``jql`` through enhanced search, page by page.
 
         Jira Cloud expands at most the 40 most recent histories of a changelog here; its
-        ``total`` tells when there are more.
+        ``total`` tells when there are more. ``properties``: issue property keys to return
+        with each issue (at most 5), under its ``properties``.
         """
-        fields = list(fields)
+        fields, properties = list(fields), list(properties)
         # Unlike everywhere else, the enhanced search takes expand as one comma-separated string.
         expanded = ",".join(expand)
         token: str | None = None
@@ -424,6 +425,8 @@ class JiraClient:
             body: dict[str, Any] = {"jql": jql, "fields": fields, "maxResults": page_size}
             if expanded:
                 body["expand"] = expanded
+            if properties:
+                body["properties"] = properties
             if token:
                 body["nextPageToken"] = token
             page = self._json("POST", "rest/api/3/search/jql", json=body)

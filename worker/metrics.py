@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime
 from typing import Any
 
 import redis
 from rq import Queue
+
+from rules.change_health import WeekHealth
 
 from .settings import Settings
 
@@ -36,6 +39,28 @@ FAMILIES: dict[str, tuple[str, tuple[str, ...]]] = {
     "jira_rate_limited": ("Jira answers 429 Too Many Requests.", ()),
 }
 QUEUE_STATES = ("queued", "started", "failed", "scheduled")
+# Gauges of last week's change health, by category ("all" for every change): set by the daily
+# periodic count (jobs/change_health.py), kept in Redis, only read by the scrape.
+HEALTH_GAUGES: dict[str, str] = {
+    "health_week_start_timestamp_seconds": "Start (Monday 00:00, CAB time zone) of the week "
+                                           "the change health gauges describe.",
+    "health_deployments": "Changes that reached Implemented last week.",
+    "health_failures": "Last week's deployments that failed (Outcome Failed or Rolled Back, or "
+                       "an Emergency change caused by them within 7 days).",
+    "health_change_failure_rate": "Failures / deployments last week (absent without "
+                                  "deployments).",
+    "health_lead_time_to_approval_seconds": "Median time from created to Approved of last "
+                                            "week's deployments.",
+    "health_lead_time_to_implemented_seconds": "Median time from Approved to Implemented of "
+                                               "last week's deployments.",
+    "health_time_to_restore_seconds": "Median time from created to Implemented of last week's "
+                                      "Emergency changes.",
+    "health_emergency_share": "Share of last week's deployments that were Emergency changes.",
+    "health_retrospectives_on_time_ratio": "Share of due Emergency retrospectives done in time.",
+    "health_freeze_exceptions": "Last week's deployments that went out on a freeze exception.",
+    "health_gate_deployments": "Pipeline deployments the deployment gate let through last "
+                               "week.",
+}
 
 
 def count(connection: redis.Redis, settings: Settings, family: str, **labels: Any) -> None:
@@ -74,13 +99,49 @@ def job_exception_handler(settings: Settings) -> Callable[..., bool]:
     return handler
 
 
+def health_samples(week_start: datetime, cells: Mapping[str, WeekHealth]) -> dict[str, float]:
+    """Return the health gauges' samples ("name{labels}" -> value) for one week's cells, keyed
+    by category label ("all", "standard", ...); a value a week does not have is left out."""
+    samples: dict[str, float] = {"health_week_start_timestamp_seconds": week_start.timestamp()}
+    for category, cell in cells.items():
+        labels = _label_text(("category",), {"category": category})
+        values: dict[str, float | None] = {
+            "health_deployments": cell.deployments,
+            "health_failures": cell.failures,
+            "health_change_failure_rate": cell.change_failure_rate,
+            "health_lead_time_to_approval_seconds": _seconds(cell.lead_time_to_approval),
+            "health_lead_time_to_implemented_seconds": _seconds(cell.lead_time_to_implemented),
+            "health_time_to_restore_seconds": _seconds(cell.time_to_restore),
+            "health_emergency_share": cell.emergency_share,
+            "health_retrospectives_on_time_ratio": cell.retrospectives_on_time_share,
+            "health_freeze_exceptions": cell.freeze_exceptions,
+            "health_gate_deployments": cell.gate_deployments,
+        }
+        samples.update({f"{name}{labels}": float(value) for name, value in values.items()
+                        if value is not None})
+    return samples
+
+
+def store_health(connection: redis.Redis, settings: Settings, samples: Mapping[str, float]) -> None:
+    """Replace the stored health gauges with ``samples``, at once (the scrape sees old or new)."""
+    key = settings.key("metrics", "health")
+    pipe = connection.pipeline(transaction=True)
+    pipe.delete(key)
+    if samples:
+        pipe.hset(key, mapping={name: repr(value) for name, value in samples.items()})
+    pipe.execute()
+
+
 def render(connection: redis.Redis, settings: Settings, queue_names: Iterable[str]) -> str:
-    """Return every counter and the live depth of ``queue_names`` in Prometheus text format."""
+    """Return every counter, the stored health gauges and the live depth of ``queue_names`` in
+    Prometheus text format."""
     lines: list[str] = []
     pipe = connection.pipeline(transaction=False)
     for family in FAMILIES:
         pipe.hgetall(settings.key("metrics", family))
-    for family, values in zip(FAMILIES, pipe.execute()):
+    pipe.hgetall(settings.key("metrics", "health"))
+    *counters, health = pipe.execute()
+    for family, values in zip(FAMILIES, counters):
         name = f"{PREFIX}{family}_total"
         help_text, label_names = FAMILIES[family]
         lines += [f"# HELP {name} {help_text}", f"# TYPE {name} counter"]
@@ -88,6 +149,7 @@ def render(connection: redis.Redis, settings: Settings, queue_names: Iterable[st
         if not label_names:
             samples.setdefault("", 0)
         lines += [f"{name}{labels} {value}" for labels, value in sorted(samples.items())]
+    lines += _health_lines({field.decode(): value.decode() for field, value in health.items()})
     name = f"{PREFIX}queue_jobs"
     lines += [f"# HELP {name} Jobs in each RQ queue, by state, read live.",
               f"# TYPE {name} gauge"]
@@ -96,6 +158,23 @@ def render(connection: redis.Redis, settings: Settings, queue_names: Iterable[st
             labels = _label_text(("queue", "state"), {"queue": queue_name, "state": state})
             lines.append(f"{name}{labels} {depth}")
     return "\n".join(lines) + "\n"
+
+
+def _health_lines(stored: Mapping[str, str]) -> list[str]:
+    lines: list[str] = []
+    for family, help_text in HEALTH_GAUGES.items():
+        samples = sorted((sample, value) for sample, value in stored.items()
+                         if sample.split("{", 1)[0] == family)
+        if not samples:
+            continue
+        name = f"{PREFIX}{family}"
+        lines += [f"# HELP {name} {help_text}", f"# TYPE {name} gauge"]
+        lines += [f"{PREFIX}{sample} {value}" for sample, value in samples]
+    return lines
+
+
+def _seconds(value: Any) -> float | None:
+    return None if value is None else value.total_seconds()
 
 
 def queue_depth(queue: Queue) -> dict[str, int]:

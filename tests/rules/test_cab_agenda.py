@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import dataclasses
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 
 from jobs.periodic import cab_calendar
-from rules.cab_agenda import AgendaChange, build_agenda
+from rules.cab_agenda import CHART_TEXT, AgendaChange, build_agenda, with_chart_link
 from rules.cab_schedule import next_meeting, previous_meeting
-from rules.policy import FieldRole, StatusRole
+from rules.change_health import SCOPES, HealthTable, WeekHealth
+from rules.change_health_report import AGENDA_ROWS
+from rules.freeze import Freeze
+from rules.policy import FieldRole, FreezeKind, StatusRole
 from worker.policy_file import load_policy
 
 from .builders import SITE, change
@@ -98,3 +101,48 @@ def test_empty_agenda_without_a_previous_meeting():
         "Emergency changes awaiting their retrospective (0)\nNone.\n"
         "Implemented since the last meeting (0)\nNone.\n"
         "Clashing change windows (0)\nNone.")
+
+
+SOFT = Freeze("Release week", FreezeKind.SOFT, utc(2026, 4, 1, 8), utc(2026, 4, 2, 17, 30), "",
+              "CHG-90")
+HARD = Freeze("Year end", FreezeKind.HARD, utc(2026, 3, 31, 23), utc(2026, 4, 9, 23),
+              "Holidays.", "policy")
+WEEK = date(2026, 3, 23)
+ONE_WEEK = HealthTable((WEEK,), {(WEEK, scope): WeekHealth() for scope in SCOPES}, 48)
+
+
+def test_freezes_head_the_agenda_and_health_ends_it_with_its_chart_link():
+    agenda = build_agenda(MEETING, None, [], now=NOW, policy=POLICY, site=SITE, calendar=CAL,
+                          browse_url="https://x.atlassian.net/browse", freezes=[SOFT, HARD],
+                          health=ONE_WEEK)
+    lines = agenda.text.splitlines()
+    assert lines[:4] == [
+        "CAB agenda for Tue 31 Mar 2026 15:00 (Europe/London)",
+        "Freezes in the coming week (2)",
+        "Release week (soft: other changes need a freeze exception) · Wed 1 Apr 2026 09:00 – "
+        "Thu 2 Apr 2026 18:30",
+        "Year end (hard: Emergency changes only) · Wed 1 Apr 2026 00:00 – Fri 10 Apr 2026 "
+        "00:00 · Holidays.",
+    ]
+    assert lines[12:15] == [
+        "How changes are going: week of 23 Mar 2026 against no earlier weeks",
+        "Category | Measure | Last week | Median | Trend",
+        "All changes | Deployments (reached Implemented) | 0 | - | unknown",
+    ]
+    assert len(lines) == 14 + len(AGENDA_ROWS)  # a table row per measure
+    table = agenda.body["content"][-1]
+    assert table["type"] == "table" and [len(row["content"]) for row in table["content"]] == [
+        5] * (1 + len(AGENDA_ROWS))
+    assert table["content"][0]["content"][0]["type"] == "tableHeader"
+    assert (agenda.freezes, agenda.health) == ((SOFT, HARD), ONE_WEEK)
+    linked = with_chart_link(agenda, "https://x.atlassian.net/att/1")
+    assert linked.text.splitlines()[13] == CHART_TEXT
+    assert linked.body["content"][-2]["content"][0]["marks"] == [
+        {"type": "link", "attrs": {"href": "https://x.atlassian.net/att/1"}}]
+
+
+def test_a_chart_link_needs_a_health_section():
+    agenda = build_agenda(MEETING, None, [], now=NOW, policy=POLICY, site=SITE, calendar=CAL,
+                          browse_url="https://x.atlassian.net/browse")
+    assert agenda.health is None and agenda.freezes == ()
+    assert with_chart_link(agenda, "https://x.atlassian.net/att/1") == agenda

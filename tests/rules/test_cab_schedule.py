@@ -101,3 +101,16 @@ def test_due_periods(now, expected):
 def test_the_sweep_is_due_once_per_period_before_other_work(now, minutes, expected):
     assert [(p.work, p.key, p.keep_until)
             for p in due_periods(CAL, now, sweep_minutes=minutes)] == expected
+
+
+@pytest.mark.parametrize("now, expected", [
+    (utc(2026, 3, 30, 0, 0), [(Work.RETRO_SCAN, "20260330T00Z", utc(2026, 3, 30, 2)),
+                              (Work.HEALTH, "20260330", utc(2026, 4, 1))]),
+    (utc(2026, 3, 29, 23, 59), [(Work.RETRO_SCAN, "20260329T23Z", utc(2026, 3, 30, 1)),
+                                (Work.HEALTH, "20260329", utc(2026, 3, 31))]),
+    (utc(2026, 3, 30, 14, 0), [(Work.AGENDA, "20260331T1400Z", utc(2026, 4, 1, 14)),
+                               (Work.RETRO_SCAN, "20260330T14Z", utc(2026, 3, 30, 16)),
+                               (Work.HEALTH, "20260330", utc(2026, 4, 1))]),
+], ids=["first-minute-of-the-day", "last-minute-of-the-day", "after-the-agenda"])
+def test_the_health_count_is_due_once_a_utc_day_after_everything_else(now, expected):
+    assert [(p.work, p.key, p.keep_until) for p in due_periods(CAL, now, health=True)] == expected

@@ -15,10 +15,13 @@ import pytest
 
 from rules.change_health import (CAUSED_BY_WINDOW, SCOPES, ChangeFacts,
                                  Implementation, WeekHealth, caused_by_keys, facts_from_issue,
-                                 median, standing_moves, week_of, weekly_health, weeks_before)
-from rules.change_health_report import (ROWS, HealthComparison, Measure, Trend,
+                                 has_freeze_exception, health_fields_to_fetch, median,
+                                 needs_whole_changelog, standing_moves, week_of, weekly_health,
+                                 weeks_before)
+from rules.change_health_report import (AGENDA_ROWS, ROWS, HealthComparison, Measure, Trend,
                                         compare_last_week, comparison_csv, health_csv,
-                                        health_rows_text, measure_value, shown, trend_of)
+                                        health_cells, health_rows_text, measure_value, shown,
+                                        since_text, trend_of, weekly_text)
 from rules.change_history import HistoryEntry
 from rules.change_request import SnapshotError
 from rules.deployment import LET_THROUGH, PROPERTY_KEY, DeploymentEntry, DeployResult, DeployState
@@ -730,3 +733,64 @@ def test_caused_by_window_is_seven_days_inclusive():
 
     assert [failures(deployed + CAUSED_BY_WINDOW), failures(deployed + CAUSED_BY_WINDOW + m(1)),
             failures(deployed), failures(deployed - m(1))] == [1, 0, 1, 0]
+
+
+# ---------------------------------------------------------------- reading from a search
+
+
+def cut_short(histories: list[dict], total: int) -> dict:
+    issue = issue_json("CHG-9", "Normal", utc("04-01 08:00"), histories)
+    issue["changelog"]["total"] = total
+    return issue
+
+
+SINCE = utc("04-06 00:00")
+
+
+@pytest.mark.parametrize(("issue", "whole"), [
+    (issue_json("CHG-9", "Normal", utc("04-01 08:00"), moves("04-07 09:00 AP>IG")), False),
+    ({"key": "CHG-9", "fields": {}}, False),
+    (cut_short(moves("04-01 09:00 D>AA", "04-02 09:00 AA>AP"), 50), False),
+    (cut_short(moves("04-01 09:00 D>AA", "04-07 09:00 AP>IG"), 50), True),
+    (cut_short(moves("04-01 09:00 D>AA", "04-07 09:00 IG>IM"), 50), True),
+    (cut_short([field_history(7, utc("04-01 09:00"), "labels", "", "a"),
+                field_history(8, utc("04-07 09:00"), "labels", "a", "b")], 50), False),
+    (cut_short([field_history(7, utc("04-06 00:00"), "labels", "", "a")], 50), True),
+    (cut_short([{"id": "7", "created": "garbled", "items": []}], 50), True),
+], ids=["whole", "no-changelog", "all-before", "implementing-since", "implemented-since",
+        "only-edits-since", "starts-at-since", "no-readable-time"])
+def test_a_cut_short_changelog_is_read_whole_only_when_it_may_lack_what_counts(issue, whole):
+    assert needs_whole_changelog(issue, SITE, SINCE) is whole
+
+
+def test_the_facts_read_a_freeze_exception_from_the_record():
+    record = {"approvals": {"revision": "r", "values": {}, "approvals": [
+        {"accountId": PERSON, "role": "cab", "at": "x"},
+        {"accountId": PERSON, "role": "freeze_exception", "at": "x"}]}}
+    issue = issue_json("CHG-9", "Normal", utc("04-01 08:00"))
+    assert not facts_from_issue(issue, SITE, POLICY).freeze_exception
+    issue["properties"] = {"changeguard": record}
+    assert facts_from_issue(issue, SITE, POLICY).freeze_exception
+    cab_only = {"approvals": {"approvals": record["approvals"]["approvals"][:1]}}
+    assert (has_freeze_exception(record), has_freeze_exception(None),
+            has_freeze_exception(cab_only)) == (True, False, False)
+    assert health_fields_to_fetch(SITE)[-2:] == ("created", "issuelinks")
+
+
+def test_the_agenda_rows_and_their_cells():
+    comparison = compare_last_week(weekly_health(hand_facts(), (WEEK_Z, WEEK_A, WEEK_B, WEEK_C,
+                                                                WEEK_D), ZONE, now=NOW),
+                                   AGENDA_ROWS)
+    assert [(row.scope, row.measure) for row in comparison.rows] == list(AGENDA_ROWS)
+    assert [health_cells(row, POLICY, 48) for row in comparison.rows[:2]] == [
+        ("All changes", "Deployments (reached Implemented)", "2", "3", "steady"),
+        ("All changes", "Change failure rate", "0%", "25%", "better")]
+    assert since_text(comparison) == "the median of the 4 weeks from 30 Mar 2026"
+
+
+def test_the_weeks_as_text():
+    table = weekly_health(hand_facts(), (WEEK_C, WEEK_D), ZONE, now=NOW)
+    assert weekly_text(table) == (
+        "Week of      Deployments  Failures  Failure rate  Emergency\n"
+        "20 Apr 2026  4            1         25%           1\n"
+        "27 Apr 2026  2            0         0%            2")

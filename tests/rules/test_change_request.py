@@ -4,7 +4,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from rules.adf import adf_to_text
+from rules.adf import adf_to_text, table
 from rules.change_request import SnapshotError, fields_to_fetch, parse_change_request
 from rules.policy import FieldRole as F
 from rules.policy import StatusRole
@@ -86,6 +86,13 @@ def test_fields_to_fetch_lists_every_policy_field_once():
     ({"type": "doc", "content": [{"type": "codeBlock", "content": [{"type": "text", "text": "x  "}]},
                                  {"type": "paragraph", "content": [{"type": "text", "text": "y"}]}]},
      "x\ny"),
+    (table(("Category", "Trend"), [("All changes", "steady"), ("Normal", "-")]),
+     "Category | Trend\nAll changes | steady\nNormal | -"),
+    ({"type": "doc", "content": [
+        {"type": "tableRow", "content": [{"type": "tableCell", "content": []}, "junk",
+                                         {"type": "tableCell", "content": [
+                                             {"type": "text", "text": "two\nlines"}]}]},
+        {"type": "tableRow"}]}, "| two lines"),
 ])
 def test_adf_to_text(value, expected):
     assert adf_to_text(value) == expected

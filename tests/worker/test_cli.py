@@ -85,7 +85,9 @@ def test_agenda_dry_run_prints_and_posting_twice_edits_one_comment(jira, redis_u
     jira.transition(key, "Awaiting Approval", as_user="alice")
     epic = "CHG-1"
     def searches():
-        return sum(r.path == "/rest/api/3/search/jql" for r in jira.requests)
+        # Of change requests: the declared freezes' search is cached in Redis for a minute.
+        return sum(r.path == "/rest/api/3/search/jql" and "Change Request" in r.json["jql"]
+                   for r in jira.requests)
 
     before = searches()
     dry = run_changeguard("agenda", "--dry-run", env_changes=env)

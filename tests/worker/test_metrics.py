@@ -154,3 +154,36 @@ def test_jobs_count_as_completed_retried_and_failed(conn, settings, namespace):
         'changeguard_jobs_retried_total{func="tests.worker.test_metrics.explode"} 1',
         f'changeguard_queue_jobs{{queue="{namespace}",state="failed"}} 1',
     ]
+
+
+def test_health_gauges_are_replaced_whole_and_only_read_by_the_scrape(conn, settings):
+    from datetime import datetime, timedelta, timezone
+
+    from rules.change_health import WeekHealth
+    from worker.metrics import health_samples, store_health
+
+    monday = datetime(2026, 10, 4, 23, tzinfo=timezone.utc)
+    first = health_samples(monday, {
+        "all": WeekHealth(deployments=4, failures=1, lead_time_to_approval=timedelta(hours=2)),
+        "emergency": WeekHealth()})
+    assert first == {
+        "health_week_start_timestamp_seconds": monday.timestamp(),
+        'health_deployments{category="all"}': 4.0, 'health_failures{category="all"}': 1.0,
+        'health_change_failure_rate{category="all"}': 0.25,
+        'health_emergency_share{category="all"}': 0.0,
+        'health_lead_time_to_approval_seconds{category="all"}': 7200.0,
+        'health_freeze_exceptions{category="all"}': 0.0,
+        'health_gate_deployments{category="all"}': 0.0,
+        'health_deployments{category="emergency"}': 0.0,
+        'health_failures{category="emergency"}': 0.0,
+        'health_freeze_exceptions{category="emergency"}': 0.0,
+        'health_gate_deployments{category="emergency"}': 0.0}
+    store_health(conn, settings, first)
+    store_health(conn, settings, {'health_deployments{category="all"}': 7.0})
+    text = render(conn, settings, [])
+    assert [line for line in text.splitlines() if "health" in line] == [
+        "# HELP changeguard_health_deployments Changes that reached Implemented last week.",
+        "# TYPE changeguard_health_deployments gauge",
+        'changeguard_health_deployments{category="all"} 7.0']
+    store_health(conn, settings, {})
+    assert "health" not in render(conn, settings, [])
