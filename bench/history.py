@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
-from sandbox import jira_actions
+from sandbox import jira_actions, jira_links
 from sandbox.jira_server import SandboxJira
 from sandbox.jira_state import Issue, SandboxUser
 
@@ -75,6 +75,16 @@ class History:
             jira_actions.edit_issue(self.site, self.user(by), key,
                                     {"fields": self.jira._field_values(fields)})
             self._stamp(self.site.issue(key), at)
+
+    def link(self, inward_key: str, outward_key: str, type_name: str = "Causes", *,
+             by: str = "alice") -> None:
+        """Link two issues as POST issueLink does with these as ``inwardIssue`` and
+        ``outwardIssue``: ``link(cause, emergency)`` makes the Emergency change show its
+        cause as "is caused by". The link has no moment of its own (it changes no history)."""
+        body = {"type": {"name": type_name}, "inwardIssue": {"key": inward_key},
+                "outwardIssue": {"key": outward_key}}
+        with self.site.lock:
+            jira_links.link_issues(self.site, self.user(by), body)
 
     def set_property(self, key: str, property_key: str, value: Any) -> None:
         """Set an issue property (changes nothing else)."""

@@ -126,12 +126,14 @@ def create_issue(site: JiraSite, actor: SandboxUser, body: dict[str, Any]) -> Is
 
 
 def delete_issue(site: JiraSite, actor: SandboxUser, key: str) -> None:
-    """Delete an issue (DELETE /rest/api/3/issue/{key}), announcing it first: the webhook
-    carries the issue as it was."""
+    """Delete an issue (DELETE /rest/api/3/issue/{key}) and its links, announcing it first: the
+    webhook carries the issue as it was."""
     with site.lock:
         issue = site.issue(key)
         site.announce(SiteEvent("jira:issue_deleted", issue.key, actor.account_id, utc_now()))
         del site.issues[issue.key]
+        site.issue_links[:] = [link for link in site.issue_links
+                               if issue.id not in (link.source_id, link.destination_id)]
 
 
 def edit_issue(site: JiraSite, actor: SandboxUser, key: str, body: dict[str, Any]) -> None:

@@ -19,6 +19,7 @@ from werkzeug.wrappers import Request, Response
 
 from sandbox import (  # noqa: F401 - routes
     jira_attachments,
+    jira_links,
     jira_routes,
     jira_workflows,
     webhook_admin,

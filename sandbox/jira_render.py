@@ -14,6 +14,7 @@ from sandbox.jira_state import (
     History,
     Issue,
     JiraSite,
+    LinkType,
     RemoteLink,
     SandboxUser,
     Status,
@@ -34,6 +35,8 @@ ISSUE_EXPANDS = (
     "renderedFields,names,schema,operations,editmeta,changelog,versionedRepresentations"
 )
 AVATAR = "https://avatar-management.services.atlassian.com/default/{size}"
+# The fields a link shows of the issue at its other end (Jira adds priority; the sandbox has none).
+LINKED_ISSUE_FIELDS = ("summary", "status", "issuetype")
 
 
 def user_json(
@@ -185,6 +188,8 @@ def issue_fields(
     body = {fid: field_value_json(site, site.fields[fid], issue, base, version) for fid in ids}
     if wanted is None or "statuscategorychangedate" in wanted:
         body["statuscategorychangedate"] = format_time(issue.status_changed)
+    if wanted is None or "issuelinks" in wanted:
+        body["issuelinks"] = issue_links_json(site, issue, base, version)
     if version == 3 and (wanted is None or "comment" in wanted):
         comments = [comment_json(site, c, issue, base) for c in issue.comments]
         body["comment"] = {
@@ -203,10 +208,45 @@ def select_fields(site: JiraSite, spec: list[str] | None, default: str) -> list[
     chosen: list[str] = []
     everything = any(n in {"*all", "*navigable"} for n in names)
     if everything:
-        chosen = [*site.fields, "statuscategorychangedate", "comment"]
+        chosen = [*site.fields, "statuscategorychangedate", "comment", "issuelinks"]
     chosen += [n for n in names if not n.startswith(("*", "-")) and n not in chosen]
     excluded = {n[1:] for n in names if n.startswith("-")}
     return [n for n in chosen if n not in excluded]
+
+
+def link_type_json(link_type: LinkType, base: str, version: int = 3) -> dict[str, Any]:
+    """Return an issue link type as GET issueLinkType lists it and a link shows it."""
+    return {
+        "id": link_type.id,
+        "name": link_type.name,
+        "inward": link_type.inward,
+        "outward": link_type.outward,
+        "self": f"{base}/rest/api/{version}/issueLinkType/{link_type.id}",
+    }
+
+
+def issue_links_json(site: JiraSite, issue: Issue, base: str,
+                     version: int = 3) -> list[dict[str, Any]]:
+    """Return an issue's ``issuelinks`` field: each link with the issue at its other end.
+
+    On the link's source that issue is the ``outwardIssue`` (read with the type's outward
+    words: "causes"); on its destination it is the ``inwardIssue`` ("is caused by").
+    """
+    shown = []
+    for link, side, other in site.links_of(issue):
+        shown.append({
+            "id": str(link.id),
+            "self": f"{base}/rest/api/{version}/issueLink/{link.id}",
+            "type": link_type_json(site.link_types[link.type_id], base, version),
+            side: {
+                "id": other.id,
+                "key": other.key,
+                "self": f"{base}/rest/api/{version}/issue/{other.id}",
+                "fields": {name: field_value_json(site, site.fields[name], other, base, version)
+                           for name in LINKED_ISSUE_FIELDS},
+            },
+        })
+    return shown
 
 
 def transition_json(site: JiraSite, transition: Transition, base: str) -> dict[str, Any]:

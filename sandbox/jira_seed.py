@@ -15,6 +15,7 @@ from sandbox.jira_state import (
     Group,
     IssueType,
     JiraSite,
+    LinkType,
     Option,
     Project,
     SandboxUser,
@@ -32,6 +33,15 @@ CHANGE_FREEZE_ID = "10101"
 FREEZE_DEFAULTS = {"issue_type": "Change Freeze", "kind_field": "Freeze Kind",
                    "reason_field": "Freeze Reason"}
 FREEZE_KINDS = {"hard": "Hard", "soft": "Soft"}
+# Jira Cloud's default link types, and Causes: an Emergency change "is caused by" the change
+# whose deployment failed.
+LINK_TYPES = (
+    LinkType("10000", "Blocks", "is blocked by", "blocks"),
+    LinkType("10001", "Cloners", "is cloned by", "clones"),
+    LinkType("10002", "Duplicate", "is duplicated by", "duplicates"),
+    LinkType("10003", "Relates", "relates to", "relates to"),
+    LinkType("10004", "Causes", "is caused by", "causes"),
+)
 FIRST_CUSTOM_FIELD = 10050
 # Freeze fields have ids of their own, so adding them leaves the change fields' ids as they were.
 FIRST_FREEZE_FIELD = 10090
@@ -233,6 +243,7 @@ def build_site(policy_path: Path | None = None) -> JiraSite:
         transitions=transitions,
         groups=groups,
         users=users,
+        link_types=LINK_TYPES,
     )
     chair = site.users["dana"]
     epic_values = {

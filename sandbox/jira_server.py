@@ -14,7 +14,12 @@ import requests
 
 from sandbox.adf import adf_to_text, text_to_adf
 from sandbox.jira_app import RecordedRequest, SandboxApp
-from sandbox.jira_render import attachment_json, field_value_json, remote_link_json
+from sandbox.jira_render import (
+    attachment_json,
+    field_value_json,
+    issue_links_json,
+    remote_link_json,
+)
 from sandbox.jira_seed import BOT_NAME, build_site, freeze_names, load_policy
 from sandbox.jira_state import SandboxUser, SiteEvent, format_time
 from sandbox.serving import ServingThread
@@ -198,6 +203,20 @@ class SandboxJira:
         path = f"/rest/api/3/issue/{key}/comment"
         return self._request(as_user, "POST", path, {"body": document}).json()["id"]
 
+    def link(self, inward_key: str, outward_key: str, as_user: str,
+             type_name: str = "Causes") -> None:
+        """Link two issues as `as_user` with POST issueLink, sending the keys as Jira's
+        ``inwardIssue`` and ``outwardIssue``: "inward causes outward" for Causes.
+
+        So ``link(cause, emergency, ...)`` makes the Emergency change show its cause as an
+        ``inwardIssue``, labelled "is caused by"; the cause shows it as an ``outwardIssue``.
+        """
+        self._request(as_user, "POST", "/rest/api/3/issueLink", {
+            "type": {"name": type_name},
+            "inwardIssue": {"key": inward_key},
+            "outwardIssue": {"key": outward_key},
+        })
+
     def _field_values(self, fields: dict[str, object]) -> dict[str, Any]:
         values: dict[str, Any] = {}
         for name, value in fields.items():
@@ -251,6 +270,11 @@ class SandboxJira:
         with self.site.lock:
             issue = self.site.issue(key)
             return [remote_link_json(link, issue, self.base_url) for link in issue.remote_links]
+
+    def issue_links(self, key: str) -> list[dict[str, Any]]:
+        """Return the issue's ``issuelinks`` field as REST v3 renders it, oldest link first."""
+        with self.site.lock:
+            return issue_links_json(self.site, self.site.issue(key), self.base_url)
 
     def attachments(self, key: str) -> list[dict[str, Any]]:
         """Return the issue's attachments, oldest first, as Jira lists them plus their bytes."""

@@ -16,6 +16,7 @@ FIRST_HISTORY_ID = 30001
 FIRST_COMMENT_ID = 40001
 FIRST_REMOTE_LINK_ID = 50001
 FIRST_ATTACHMENT_ID = 10000
+FIRST_ISSUE_LINK_ID = 60001
 ATTACHMENT_NOT_FOUND = "The attachment with id '{}' does not exist."
 
 
@@ -174,6 +175,30 @@ class RemoteLink:
 
 
 @dataclass(frozen=True)
+class LinkType:
+    """An issue link type: its name, and the words each side of a link shows for the other.
+
+    A link goes from a source issue to a destination: the source shows the destination with
+    ``outward`` ("causes"), the destination shows the source with ``inward`` ("is caused by").
+    """
+
+    id: str
+    name: str
+    inward: str
+    outward: str
+
+
+@dataclass(frozen=True)
+class IssueLink:
+    """A link of a type from a source issue to a destination issue (both by issue id)."""
+
+    id: int
+    type_id: str
+    source_id: str
+    destination_id: str
+
+
+@dataclass(frozen=True)
 class Attachment:
     """A file attached to an issue; ``media_id`` names its bytes on the media service."""
 
@@ -238,6 +263,7 @@ class JiraSite:
         transitions: list[Transition],
         groups: list[Group],
         users: list[SandboxUser],
+        link_types: tuple[LinkType, ...] = (),
     ) -> None:
         self.lock = threading.RLock()
         self.project = project
@@ -249,6 +275,8 @@ class JiraSite:
         self.groups = {g.name: g for g in groups}
         self.users = {u.name: u for u in users}
         self.issues: dict[str, Issue] = {}
+        self.link_types = {t.id: t for t in link_types}
+        self.issue_links: list[IssueLink] = []  # oldest first
         self.listeners: list[Callable[[SiteEvent], None]] = []
         # isLast is optional in every paged answer (SearchAndReconcileResults, the PageBeans):
         # False leaves it out everywhere, to test clients that page without it.
@@ -259,6 +287,7 @@ class JiraSite:
         self._next_comment = FIRST_COMMENT_ID
         self._next_remote_link = FIRST_REMOTE_LINK_ID
         self._next_attachment = FIRST_ATTACHMENT_ID
+        self._next_issue_link = FIRST_ISSUE_LINK_ID
 
     # Look-ups
 
@@ -321,6 +350,32 @@ class JiraSite:
                     return issue, attachment
         raise JiraError(404, [ATTACHMENT_NOT_FOUND.format(attachment_id)])
 
+    def link_type(self, ref: dict[str, Any]) -> LinkType:
+        """Return the link type a request names by ``id`` (first) or ``name``, or Jira's 404."""
+        if ref.get("id") is not None:
+            found = self.link_types.get(str(ref["id"]))
+            wanted = f"id '{ref['id']}'"
+        else:
+            found = next((t for t in self.link_types.values() if t.name == ref.get("name")), None)
+            wanted = f"name '{ref.get('name')}'"
+        if found is None:
+            raise JiraError(404, [f"No issue link type with {wanted} found."])
+        return found
+
+    def links_of(self, issue: Issue) -> list[tuple[IssueLink, str, Issue]]:
+        """Return the issue's links, oldest first, each with the side the other issue is on
+        (``outwardIssue`` when this issue is the source) and that other issue."""
+        if not self.issue_links:
+            return []
+        by_id = {i.id: i for i in self.issues.values()}
+        found = []
+        for link in self.issue_links:
+            for mine, other, side in ((link.source_id, link.destination_id, "outwardIssue"),
+                                      (link.destination_id, link.source_id, "inwardIssue")):
+                if mine == issue.id and other in by_id:
+                    found.append((link, side, by_id[other]))
+        return found
+
     def available_transitions(self, issue: Issue) -> list[Transition]:
         """Return the transitions available from the issue's current status."""
         return [t for t in self.transitions if t.available_from(issue.status)]
@@ -382,6 +437,17 @@ class JiraSite:
                                 media_id)
         issue.attachments.append(attachment)
         return attachment
+
+    def add_issue_link(self, link_type: LinkType, source: Issue, destination: Issue) -> IssueLink:
+        """Link two issues (ids increase site-wide); the same link made again is left as it is."""
+        for link in self.issue_links:
+            if (link.type_id, link.source_id, link.destination_id) == (
+                    link_type.id, source.id, destination.id):
+                return link
+        link = IssueLink(self._next_issue_link, link_type.id, source.id, destination.id)
+        self._next_issue_link += 1
+        self.issue_links.append(link)
+        return link
 
     def announce(self, event: SiteEvent) -> None:
         """Tell listeners (the webhook sender) about a committed change, in commit order."""

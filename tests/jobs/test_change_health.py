@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import date, datetime, timedelta, timezone
 
 import pytest
@@ -45,10 +46,12 @@ def seed(history: History) -> dict[str, str]:
     approval, 2 h more to Implemented); 2 Emergency changes (1 h, 1 h; restored in 2 h), one
     closed 23 h after Implemented, one after 50 h.
     """
+    normals: dict[tuple[int, int], str] = {}  # (week, i) -> key of the i-th Normal change
     for week in range(WEEKS):
         for i in range(normal_count(week)):
             outcome = "Failed" if i < week % 4 else "Successful"
-            key = history.create({**AGENDA_NORMAL, "Outcome": outcome}, at(week, 0, 9))
+            normals[(week, i)] = key = history.create({**AGENDA_NORMAL, "Outcome": outcome},
+                                                      at(week, 0, 9))
             history.walk(key, ("Awaiting Approval", at(week, 0, 9, 30)),
                          ("Approved", at(week, 0, 9) + (i + 1) * H),
                          ("Implementing", at(week, 2, 11)), ("Implemented", at(week, 2, 12)),
@@ -63,7 +66,32 @@ def seed(history: History) -> dict[str, str]:
             history.walk(key, ("Awaiting Approval", at(week, 3, 8, 10)),
                          ("Approved", at(week, 3, 9)), ("Implementing", at(week, 3, 9, 30)),
                          ("Implemented", at(week, 3, 10)), ("Closed", closed))
-    return seed_special_cases(history)
+    return {**seed_special_cases(history), **seed_caused_by(history, normals)}
+
+
+def seed_caused_by(history: History, normals: dict[tuple[int, int], str]) -> dict[str, str]:
+    """Emergency changes of week 6 linked "is caused by" Normal changes deployed in week 5.
+
+    Week 5's Normal changes went out on Wednesday 12:00; the first (5 % 4 = 1) is Failed. Each
+    Emergency change here is created as named, then runs like the regular ones: approved 1 h
+    after it was created, implemented 1 h later (restored in 2 h), closed 23 h after that.
+    """
+    keys = {}
+    deployed = at(5, 2, 12)
+    for name, cause, created in (
+            # Monday, 4 days 21 h after: the cause failed already, so it is not counted again.
+            ("caused-by-a-failed-change", normals[(5, 0)], at(6, 0, 9)),
+            # Exactly 7 days after: inside the window, so the cause's deployment failed.
+            ("caused-within-7-days", normals[(5, 1)], deployed + timedelta(days=7)),
+            # 7 days and 1 minute after: too late to fail the cause's deployment.
+            ("caused-after-7-days", normals[(5, 2)], deployed + timedelta(days=7, minutes=1))):
+        keys[name] = key = history.create({**AGENDA_EMERGENCY, "Outcome": "Successful"},
+                                          created)
+        history.link(cause, key, by="erin")  # Jira's POST: the cause (inward) causes it
+        history.walk(key, ("Awaiting Approval", created + timedelta(minutes=10)),
+                     ("Approved", created + H), ("Implementing", created + 1.5 * H),
+                     ("Implemented", created + 2 * H), ("Closed", created + 25 * H))
+    return keys
 
 
 def implemented_in_week_11(history: History, outcome: str = "Successful") -> str:
@@ -156,9 +184,33 @@ def regular_week(week: int) -> dict:
     }
 
 
-# Weeks 10 and 11, with their special cases, counted by hand (the sorted values are in the
-# comments; a median of an even count is the mean of the middle two).
+# Weeks 5, 6, 10 and 11, with their special cases, counted by hand (the sorted values are in
+# the comments; a median of an even count is the mean of the middle two).
 SPECIAL_WEEKS = {
+    5: {
+        # The regular week 5 (25 Normal changes, the first Failed), plus one failure: the
+        # second Normal change, an Emergency change created exactly 7 days after its deployment
+        # "is caused by" it. The Failed one, also linked, stays one failure; the third, linked
+        # 7 days and 1 minute after, is not one.
+        None: dataclasses.replace(regular_week(5)[None], failures=2),
+        C.NORMAL: dataclasses.replace(regular_week(5)[C.NORMAL], failures=2),
+    },
+    6: {
+        # The regular week 6 (n = 26) and the three linked Emergency changes deployed in it:
+        # 36 deployments, 5 of them Emergency (their failures count in week 5, not here).
+        # To approval: 1 h ×6 (Normal #0, 5 Emergency), 2 h ×6, 3..26 h -> 8 and 9 -> 8.5 h.
+        # To Implemented: 1 h ×5 (Emergency), 2 h ×5 (Standard), 25..50 h -> 32 and 33 -> 32.5 h.
+        # Retrospectives: the regular two (one late) and three closed 23 h after -> 5 due,
+        # 4 on time.
+        None: WeekHealth(deployments=36, failures=2, lead_time_to_approval=8.5 * H,
+                         lead_time_to_implemented=32.5 * H, time_to_restore=2 * H,
+                         emergency_deployments=5, retrospectives_due=5,
+                         retrospectives_on_time=4),
+        C.EMERGENCY: WeekHealth(deployments=5, lead_time_to_approval=H,
+                                lead_time_to_implemented=H, time_to_restore=2 * H,
+                                emergency_deployments=5, retrospectives_due=5,
+                                retrospectives_on_time=4),
+    },
     10: {
         # Normal: the 30 regular ones and the reopened change's first deployment.
         # To approval: 1..30 h and 24 h -> 16 h. To Implemented: 21..50 h and 24 h -> 35 h.

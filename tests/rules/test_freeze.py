@@ -1,6 +1,7 @@
 """Change freezes: recurring ones expanded in wall-clock time, one-off ones read from Jira, and
 the verdict on a change whose window runs into them."""
 
+import dataclasses
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
@@ -9,7 +10,7 @@ from dateutil.rrule import rrulestr
 
 from jobs.periodic import RULE_ANCHOR, cab_calendar
 from rules.change_request import SnapshotError
-from rules.freeze import (ALLOWED_EMERGENCY, ALLOWED_EXCEPTION, BACKWARDS, HARD_FREEZE,
+from rules.freeze import (ALLOWED_EMERGENCY, declared_freezes_jql, ALLOWED_EXCEPTION, BACKWARDS, HARD_FREEZE,
                           INCOMPLETE, SOFT_AFTER_HARD, SOFT_FREEZE, Freeze, FreezeDecision,
                           FreezeIssue, FreezeRule, IncompleteFreeze, freeze_fields_to_fetch,
                           freeze_from_issue, freeze_verdict, overlapping, parse_freeze_issue,
@@ -437,3 +438,17 @@ def test_default_policy_declares_weekend_and_year_end():
         ("Weekend", FreezeKind.SOFT, timedelta(hours=65), "Europe/London"),
         ("Year end", FreezeKind.HARD, timedelta(days=9), "Europe/London"),
     ]
+
+
+@pytest.mark.parametrize("freezes, projects, site, expected", [
+    ({}, ("CHG",), SITE,
+     'project in (CHG) AND issuetype = "Change Freeze" AND status not in (10008, 10007) '
+     "ORDER BY key"),
+    ({"issue_type": 'The "Freeze"'}, (), SiteMap(FIELD_IDS, {}, "712020:bot"),
+     'issuetype = "The \\"Freeze\\"" ORDER BY key'),
+    ({"issue_type": None}, ("CHG",), SITE, None),
+], ids=["default", "no-projects-no-known-end-statuses", "not-read-from-jira"])
+def test_declared_freezes_jql(freezes, projects, site, expected):
+    policy = dataclasses.replace(POLICY, scope_project_keys=projects,
+                                 freezes=dataclasses.replace(POLICY.freezes, **freezes))
+    assert declared_freezes_jql(policy, site) == expected
