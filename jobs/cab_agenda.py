@@ -143,10 +143,10 @@ def post_cab_agenda(meeting: Meeting, now: datetime, *, calendar: CabCalendar,
     if agenda is None:
         agenda = gather_agenda(meeting, now, calendar=calendar, runtime=rt, page_size=page_size)
     epic = rt.policy.cab.epic_key
-    if agenda.health is not None:
-        agenda = with_chart_link(agenda, replace_chart(rt, render_health_svg(agenda.health)))
     context = {"issue_key": epic, "meeting": meeting.key}
     with issue_session(rt, epic):
+        if agenda.health is not None:  # under the epic's lock: two posts never swap charts
+            agenda = with_chart_link(agenda, replace_chart(rt, render_health_svg(agenda.health)))
         comment_id = stored_comment_id(rt, meeting)
         if comment_id is not None:
             try:
