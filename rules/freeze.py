@@ -21,18 +21,18 @@ DAY = timedelta(days=1)
 # Every text a developer reads about a freeze: one sentence naming the freeze, until when it
 # holds, and what would let the change go.
 HARD_FREEZE = ("{key}'s planned window overlaps the hard freeze {freeze}, which lets only "
-               "Emergency changes through until {until}: move its Planned Start to {until} or "
+               "Emergency changes through until {until}: move its Planned Start to that time or "
                "later.")
 SOFT_FREEZE = ("{key}'s planned window overlaps the soft freeze {freeze} until {until}: move its "
-               "Planned Start to {until} or later, or ask someone in {group} for a freeze "
+               "Planned Start to that time or later, or ask someone in {group} for a freeze "
                "exception.")
 SOFT_AFTER_HARD = ("{key}'s planned window overlaps the soft freeze {freeze} until {until} and the "
                    "hard freeze {hard} before it, which lets only Emergency changes through: move "
-                   "its Planned Start to {until} or later.")
+                   "its Planned Start to that time or later.")
 ALLOWED_EMERGENCY = ("{key} is an Emergency change, so it may go ahead during the {kind} freeze "
-                     "{freeze} (until {until}).")
-ALLOWED_EXCEPTION = ("{key} may go ahead during the soft freeze {freeze} (until {until}): it has "
-                     "a freeze exception from {group}.")
+                     "{freeze}, which lasts until {until}.")
+ALLOWED_EXCEPTION = ("{key} may go ahead during the soft freeze {freeze}, which lasts until "
+                     "{until}: it has a freeze exception from {group}.")
 INCOMPLETE = ("{key} is not enforced as a change freeze until it has {missing}: fill {them} in "
               "and the freeze applies from then on.")
 BACKWARDS = ("{key} is not enforced as a change freeze: its {end_field} is not after its "
@@ -249,14 +249,14 @@ def freeze_verdict(key: str, category: Category | None, has_freeze_exception: bo
     last = max(inside, key=lambda f: (f.end, f.start, f.name))
     if category is Category.EMERGENCY:
         return FreezeVerdict(FreezeDecision.EMERGENCY, inside, None, ALLOWED_EMERGENCY.format(
-            key=key, kind=last.kind.value, freeze=last.title, until=when(last.end, calendar)))
+            key=key, kind=last.kind.value, freeze=last.title, until=_until(last.end, calendar)))
     hard = [f for f in inside if f.kind is FreezeKind.HARD]
     if not hard and has_freeze_exception:
         return FreezeVerdict(FreezeDecision.EXCEPTION, inside, None, ALLOWED_EXCEPTION.format(
-            key=key, freeze=last.title, until=when(last.end, calendar), group=exception_group))
+            key=key, freeze=last.title, until=_until(last.end, calendar), group=exception_group))
     stopping = hard if has_freeze_exception else list(inside)
     blocking = max(stopping, key=lambda f: (f.end, f.kind is FreezeKind.HARD, f.start, f.name))
-    until = when(blocking.end, calendar)
+    until = _until(blocking.end, calendar)
     if blocking.kind is FreezeKind.HARD:
         text = HARD_FREEZE.format(key=key, freeze=blocking.title, until=until)
     elif hard:
@@ -266,6 +266,11 @@ def freeze_verdict(key: str, category: Category | None, has_freeze_exception: bo
         text = SOFT_FREEZE.format(key=key, freeze=blocking.title, until=until,
                                   group=exception_group)
     return FreezeVerdict(FreezeDecision.BLOCKED, inside, blocking, text)
+
+
+def _until(moment: datetime, calendar: CabCalendar) -> str:
+    """Return when a freeze ends as people read it: in the CAB's zone, naming the zone."""
+    return f"{when(moment, calendar)} ({calendar.zone_name})"
 
 
 def declared_freezes_jql(policy: Policy, site: SiteMap) -> str | None:

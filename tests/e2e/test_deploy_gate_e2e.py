@@ -303,8 +303,8 @@ def test_a_deployment_inside_a_hard_freeze_is_rejected_naming_the_freeze(
     decided = github.wait_for_review(run.id, state="rejected", timeout=20)
     until = when(freeze_end, cab_calendar(runtime.policy))
     verdict = (f"{key}'s planned window overlaps the hard freeze {freeze} \"Payments "
-               f"migration\", which lets only Emergency changes through until {until}: move its "
-               f"Planned Start to {until} or later.")
+               f"migration\", which lets only Emergency changes through until {until} "
+               "(Europe/London): move its Planned Start to that time or later.")
     assert decided.comment == verdict
     assert [r.state for r in github.reviews if r.run_id == run.id] == ["rejected"]
     settle(jira, queue)

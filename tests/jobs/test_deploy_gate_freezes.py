@@ -49,8 +49,8 @@ def test_a_deployment_inside_a_declared_hard_freeze_is_denied_naming_it(jira, ru
     summary = judge_deployment(request.to_json(), runtime=runtime)
     until = when(freeze_end, cab_calendar(runtime.policy))
     reason = (f"{key}'s planned window overlaps the hard freeze {freeze} \"Payments migration\", "
-              f"which lets only Emergency changes through until {until}: move its Planned Start "
-              f"to {until} or later.")
+              f"which lets only Emergency changes through until {until} (Europe/London): move its "
+              "Planned Start to that time or later.")
     assert summary == {"decision": "deny", "reason": reason, "change": key}
     assert answer(runtime, request) == {"decision": "deny", "reason": reason, "change": key,
                                         "retry_after": None}
@@ -83,9 +83,9 @@ def test_a_change_in_the_recurring_weekend_freeze_is_denied(jira, make_runtime, 
     summary = judge_deployment(generic(key).to_json(), runtime=runtime)
     until = when(monday, cab_calendar(runtime.policy))
     assert summary == {"decision": "deny", "change": key, "reason": (
-        f"{key}'s planned window overlaps the soft freeze \"Weekend\" until {until}: move its "
-        f"Planned Start to {until} or later, or ask someone in head-of-engineering for a freeze "
-        "exception.")}
+        f"{key}'s planned window overlaps the soft freeze \"Weekend\" until {until} "
+        "(Europe/London): move its Planned Start to that time or later, or ask someone in "
+        "head-of-engineering for a freeze exception.")}
 
 
 def test_a_deployment_waiting_for_a_freeze_is_let_through_by_the_sweep_after_it_ends(

@@ -82,8 +82,8 @@ def test_a_held_approval_is_explained_and_audited(jira, runtime):
     assert comment == (
         f'Moved back to Awaiting Approval: hard freeze {freeze} "Payments launch"\n\n'
         f"@{jira.users['carol'].account_id}, {key}'s planned window overlaps the hard freeze {freeze} \"Payments "
-        "launch\", which lets only Emergency changes through until Tue 1 Dec 2026 11:00: move "
-        "its Planned Start to Tue 1 Dec 2026 11:00 or later.\n\n"
+        "launch\", which lets only Emergency changes through until Tue 1 Dec 2026 11:00 "
+        "(Europe/London): move its Planned Start to that time or later.\n\n"
         "Next: move Planned Start to after the freeze and have the new window approved; during "
         "a hard freeze only an Emergency change goes ahead.")
 

@@ -97,8 +97,8 @@ def test_a_new_hard_freeze_withdraws_exactly_the_approvals_it_catches_once(jira,
     assert bot_comments(jira, caught) == [
         "Approval withdrawn: a change freeze now covers this change's window\n\n"
         f"{alice}, {caught}'s planned window overlaps the hard freeze {freeze} \"Quarter close\", "
-        "which lets only Emergency changes through until Mon 4 Mar 2030 08:00: move its Planned "
-        "Start to Mon 4 Mar 2030 08:00 or later. changeguard moved it back to Awaiting Approval; "
+        "which lets only Emergency changes through until Mon 4 Mar 2030 08:00 (Europe/London): "
+        "move its Planned Start to that time or later. changeguard moved it back to Awaiting Approval; "
         "the approvals it had are kept on the change.\n\n"
         "Next: moving Planned Start to that time changes what was approved, so the change then "
         "needs its approval again."]

@@ -57,10 +57,10 @@ AFTER_WINDOW = hard(END, utc(2026, 12, 2))
 ALLOWED = ("CHG-7 is Approved with its approvals standing and its change window open until "
            "Tue 1 Dec 2026 11:00 (Europe/London): deploying to production is allowed.")
 HARD_DENIED = ('CHG-7\'s planned window overlaps the hard freeze CHG-90 "Launch", which lets only '
-               "Emergency changes through until Tue 1 Dec 2026 12:00: move its Planned Start to "
-               "Tue 1 Dec 2026 12:00 or later.")
+               "Emergency changes through until Tue 1 Dec 2026 12:00 (Europe/London): move its "
+               "Planned Start to that time or later.")
 SOFT_DENIED = ('CHG-7\'s planned window overlaps the soft freeze CHG-91 "Audit" until Tue 1 Dec '
-               "2026 13:00: move its Planned Start to Tue 1 Dec 2026 13:00 or later, or ask "
+               "2026 13:00 (Europe/London): move its Planned Start to that time or later, or ask "
                "someone in head-of-engineering for a freeze exception.")
 
 
@@ -109,19 +109,21 @@ CASES = [
          .removesuffix(SOONER))),
     ("soft-freeze-with-exception-allowed", NORMAL, approved(NORMAL, CAB, EXCEPTION), DURING,
      (SOFT_WHOLE,), GateDecision(ALLOW, (
-         f"{ALLOWED} CHG-7 may go ahead during the soft freeze CHG-91 \"Audit\" (until Tue 1 Dec "
-         "2026 13:00): it has a freeze exception from head-of-engineering."), "CHG-7")),
+         f"{ALLOWED} CHG-7 may go ahead during the soft freeze CHG-91 \"Audit\", which lasts until "
+         "Tue 1 Dec 2026 13:00 (Europe/London): it has a freeze exception from "
+         "head-of-engineering."), "CHG-7")),
     ("standard-with-exception-allowed", STANDARD, approved(STANDARD, TEAM_LEAD, EXCEPTION),
      DURING, (SOFT_WHOLE,), GateDecision(ALLOW, (
-         f"{ALLOWED} CHG-7 may go ahead during the soft freeze CHG-91 \"Audit\" (until Tue 1 Dec "
-         "2026 13:00): it has a freeze exception from head-of-engineering."), "CHG-7")),
+         f"{ALLOWED} CHG-7 may go ahead during the soft freeze CHG-91 \"Audit\", which lasts until "
+         "Tue 1 Dec 2026 13:00 (Europe/London): it has a freeze exception from "
+         "head-of-engineering."), "CHG-7")),
     ("exception-does-not-lift-a-hard-freeze", NORMAL, approved(NORMAL, CAB, EXCEPTION), DURING,
      (SOFT_WHOLE, WHOLE_WINDOW), GateDecision(DENY, HARD_DENIED, "CHG-7")),
     ("emergency-allowed-in-a-hard-freeze", EMERGENCY, approved(EMERGENCY, HEAD, IC), DURING,
      (WHOLE_WINDOW,), GateDecision(ALLOW, (
          "CHG-7 is an Emergency change, Approved with its approvals standing: deploying to "
          "production is allowed. CHG-7 is an Emergency change, so it may go ahead during the hard "
-         'freeze CHG-90 "Launch" (until Tue 1 Dec 2026 12:00).'), "CHG-7")),
+         'freeze CHG-90 "Launch", which lasts until Tue 1 Dec 2026 12:00 (Europe/London).'), "CHG-7")),
     ("emergency-without-a-window", EMERGENCY_NO_WINDOW, approved(EMERGENCY_NO_WINDOW, HEAD, IC),
      DURING, (WHOLE_WINDOW,), GateDecision(ALLOW, (
          "CHG-7 is an Emergency change, Approved with its approvals standing: deploying to "

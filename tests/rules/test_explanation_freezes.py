@@ -47,23 +47,23 @@ CASES = [
     ("hard-freeze-blocks-a-normal-change", NORMAL, IssueRecord(), (LAUNCH,), [
         "  freezes the planned window runs into: 1", LAUNCH_LINE,
         '    blocked: CHG-7\'s planned window overlaps the hard freeze CHG-90 "Launch", which '
-        "lets only Emergency changes through until Tue 1 Dec 2026 12:00: move its Planned Start "
-        "to Tue 1 Dec 2026 12:00 or later."]),
+        "lets only Emergency changes through until Tue 1 Dec 2026 12:00 (Europe/London): move "
+        "its Planned Start to that time or later."]),
     ("emergency-goes-ahead", EMERGENCY, IssueRecord(), (AUDIT, LAUNCH), [
         "  freezes the planned window runs into: 2", AUDIT_LINE, LAUNCH_LINE,
         '    allowed: CHG-7 is an Emergency change, so it may go ahead during the soft freeze '
-        '"Audit" (until Wed 2 Dec 2026 00:00).']),
+        '"Audit", which lasts until Wed 2 Dec 2026 00:00 (Europe/London).']),
     ("soft-freeze-without-the-exception", NORMAL, IssueRecord(approved(NORMAL, ApprovalRole.CAB)),
      (AUDIT,), [
          "  freezes the planned window runs into: 1", AUDIT_LINE,
          '    blocked: CHG-7\'s planned window overlaps the soft freeze "Audit" until Wed 2 Dec '
-         "2026 00:00: move its Planned Start to Wed 2 Dec 2026 00:00 or later, or ask someone "
-         "in head-of-engineering for a freeze exception."]),
+         "2026 00:00 (Europe/London): move its Planned Start to that time or later, or ask "
+         "someone in head-of-engineering for a freeze exception."]),
     ("soft-freeze-with-the-exception", NORMAL,
      IssueRecord(approved(NORMAL, ApprovalRole.CAB, ApprovalRole.FREEZE_EXCEPTION)), (AUDIT,), [
          "  freezes the planned window runs into: 1", AUDIT_LINE,
-         '    allowed: CHG-7 may go ahead during the soft freeze "Audit" (until Wed 2 Dec 2026 '
-         "00:00): it has a freeze exception from head-of-engineering."]),
+         '    allowed: CHG-7 may go ahead during the soft freeze "Audit", which lasts until Wed 2 '
+         "Dec 2026 00:00 (Europe/London): it has a freeze exception from head-of-engineering."]),
 ]
 
 

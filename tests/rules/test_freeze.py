@@ -181,64 +181,64 @@ VERDICTS = [
      [FRIDAY, XMAS], FreezeDecision.CLEAR, (), None, ""),
     ("hard freeze blocks Normal", Category.NORMAL, False, (utc(2026, 12, 30, 10),
      utc(2026, 12, 30, 11)), [XMAS], FreezeDecision.BLOCKED, (XMAS,), XMAS,
-     HARD_FREEZE.format(key="CHG-7", freeze='"Year end"', until="Sat 2 Jan 2027 00:00")),
+     HARD_FREEZE.format(key="CHG-7", freeze='"Year end"', until="Sat 2 Jan 2027 00:00 (Europe/London)")),
     ("hard freeze blocks Standard even with the exception", Category.STANDARD, True,
      (utc(2026, 12, 30, 10), utc(2026, 12, 30, 11)), [XMAS], FreezeDecision.BLOCKED, (XMAS,),
-     XMAS, HARD_FREEZE.format(key="CHG-7", freeze='"Year end"', until="Sat 2 Jan 2027 00:00")),
+     XMAS, HARD_FREEZE.format(key="CHG-7", freeze='"Year end"', until="Sat 2 Jan 2027 00:00 (Europe/London)")),
     ("hard freeze lets Emergency through", Category.EMERGENCY, False,
      (utc(2026, 12, 30, 10), utc(2026, 12, 30, 11)), [XMAS], FreezeDecision.EMERGENCY, (XMAS,),
      None, ALLOWED_EMERGENCY.format(key="CHG-7", kind="hard", freeze='"Year end"',
-                                    until="Sat 2 Jan 2027 00:00")),
+                                    until="Sat 2 Jan 2027 00:00 (Europe/London)")),
     ("soft freeze blocks Normal without the exception", Category.NORMAL, False,
      (utc(2026, 7, 11, 10), utc(2026, 7, 11, 11)), [FRIDAY], FreezeDecision.BLOCKED, (FRIDAY,),
-     FRIDAY, SOFT_FREEZE.format(key="CHG-7", freeze='"Weekend"', until="Mon 13 Jul 2026 08:00",
+     FRIDAY, SOFT_FREEZE.format(key="CHG-7", freeze='"Weekend"', until="Mon 13 Jul 2026 08:00 (Europe/London)",
                                 group=HOE)),
     ("soft freeze lets Normal through with the exception", Category.NORMAL, True,
      (utc(2026, 7, 11, 10), utc(2026, 7, 11, 11)), [FRIDAY], FreezeDecision.EXCEPTION,
      (FRIDAY,), None, ALLOWED_EXCEPTION.format(key="CHG-7", freeze='"Weekend"',
-                                               until="Mon 13 Jul 2026 08:00", group=HOE)),
+                                               until="Mon 13 Jul 2026 08:00 (Europe/London)", group=HOE)),
     ("soft freeze lets Standard through with the exception", Category.STANDARD, True,
      (utc(2026, 7, 11, 10), utc(2026, 7, 11, 11)), [FRIDAY], FreezeDecision.EXCEPTION,
      (FRIDAY,), None, ALLOWED_EXCEPTION.format(key="CHG-7", freeze='"Weekend"',
-                                               until="Mon 13 Jul 2026 08:00", group=HOE)),
+                                               until="Mon 13 Jul 2026 08:00 (Europe/London)", group=HOE)),
     ("soft freeze lets Emergency through without the exception", Category.EMERGENCY, False,
      (utc(2026, 7, 11, 10), utc(2026, 7, 11, 11)), [FRIDAY], FreezeDecision.EMERGENCY,
      (FRIDAY,), None, ALLOWED_EMERGENCY.format(key="CHG-7", kind="soft", freeze='"Weekend"',
-                                               until="Mon 13 Jul 2026 08:00")),
+                                               until="Mon 13 Jul 2026 08:00 (Europe/London)")),
     ("no category counts as not Emergency", None, False,
      (utc(2026, 7, 11, 10), utc(2026, 7, 11, 11)), [FRIDAY], FreezeDecision.BLOCKED, (FRIDAY,),
-     FRIDAY, SOFT_FREEZE.format(key="CHG-7", freeze='"Weekend"', until="Mon 13 Jul 2026 08:00",
+     FRIDAY, SOFT_FREEZE.format(key="CHG-7", freeze='"Weekend"', until="Mon 13 Jul 2026 08:00 (Europe/London)",
                                 group=HOE)),
     # Several freezes: the text names the one that ends last, so "until" is when it could go.
     ("two softs: the later-ending is named", Category.NORMAL, False, IN_XMAS,
      [XMAS_WEEKEND, LAUNCH], FreezeDecision.BLOCKED, (XMAS_WEEKEND, LAUNCH), LAUNCH,
      SOFT_FREEZE.format(key="CHG-7", freeze='CHG-51 "Launch week"',
-                        until="Fri 8 Jan 2027 00:00", group=HOE)),
+                        until="Fri 8 Jan 2027 00:00 (Europe/London)", group=HOE)),
     ("hard and soft, the hard ends last: hard is named", Category.NORMAL, False, IN_XMAS,
      [XMAS, XMAS_WEEKEND], FreezeDecision.BLOCKED, (XMAS, XMAS_WEEKEND), XMAS,
-     HARD_FREEZE.format(key="CHG-7", freeze='"Year end"', until="Sat 2 Jan 2027 00:00")),
+     HARD_FREEZE.format(key="CHG-7", freeze='"Year end"', until="Sat 2 Jan 2027 00:00 (Europe/London)")),
     ("hard and soft, the soft ends last: no exception would do", Category.NORMAL, False, IN_XMAS,
      [XMAS, LAUNCH], FreezeDecision.BLOCKED, (XMAS, LAUNCH), LAUNCH,
      SOFT_AFTER_HARD.format(key="CHG-7", freeze='CHG-51 "Launch week"',
-                            until="Fri 8 Jan 2027 00:00", hard='"Year end"')),
+                            until="Fri 8 Jan 2027 00:00 (Europe/London)", hard='"Year end"')),
     ("with the exception only the hard freeze holds", Category.NORMAL, True, IN_XMAS,
      [XMAS, LAUNCH], FreezeDecision.BLOCKED, (XMAS, LAUNCH), XMAS,
-     HARD_FREEZE.format(key="CHG-7", freeze='"Year end"', until="Sat 2 Jan 2027 00:00")),
+     HARD_FREEZE.format(key="CHG-7", freeze='"Year end"', until="Sat 2 Jan 2027 00:00 (Europe/London)")),
     ("equal ends: the hard one is named", Category.NORMAL, False, IN_XMAS,
      [XMAS, Freeze("Audit", FreezeKind.SOFT, utc(2026, 12, 27), utc(2027, 1, 2), "Audit.",
                    "CHG-52")],
      FreezeDecision.BLOCKED, (XMAS, Freeze("Audit", FreezeKind.SOFT, utc(2026, 12, 27),
                                            utc(2027, 1, 2), "Audit.", "CHG-52")), XMAS,
-     HARD_FREEZE.format(key="CHG-7", freeze='"Year end"', until="Sat 2 Jan 2027 00:00")),
+     HARD_FREEZE.format(key="CHG-7", freeze='"Year end"', until="Sat 2 Jan 2027 00:00 (Europe/London)")),
     ("Emergency across three freezes names the last to end", Category.EMERGENCY, False, LONG,
      [XMAS, NEW_YEAR_WEEKEND, LAUNCH], FreezeDecision.EMERGENCY,
      (XMAS, LAUNCH, NEW_YEAR_WEEKEND), None,
      ALLOWED_EMERGENCY.format(key="CHG-7", kind="soft", freeze='CHG-51 "Launch week"',
-                              until="Fri 8 Jan 2027 00:00")),
+                              until="Fri 8 Jan 2027 00:00 (Europe/London)")),
     ("exception across two softs names the last to end", Category.NORMAL, True, LONG,
      [NEW_YEAR_WEEKEND, LAUNCH], FreezeDecision.EXCEPTION, (LAUNCH, NEW_YEAR_WEEKEND), None,
      ALLOWED_EXCEPTION.format(key="CHG-7", freeze='CHG-51 "Launch week"',
-                              until="Fri 8 Jan 2027 00:00", group=HOE)),
+                              until="Fri 8 Jan 2027 00:00 (Europe/London)", group=HOE)),
 ]
 
 
@@ -259,7 +259,7 @@ def test_until_is_in_the_cab_zone_in_summer():
                              utc(2026, 7, 11, 11), [FRIDAY], calendar=CALENDAR,
                              exception_group=HOE)
     assert verdict.until == utc(2026, 7, 13, 7)
-    assert "until Mon 13 Jul 2026 08:00:" in verdict.text
+    assert "until Mon 13 Jul 2026 08:00 (Europe/London):" in verdict.text
 
 
 # A one-off freeze declared in Jira.
@@ -372,8 +372,8 @@ def test_a_declared_freeze_blocks_like_a_recurring_one():
                              exception_group=HOE)
     assert verdict.text == (
         "CHG-7's planned window overlaps the hard freeze CHG-50 \"Black Friday\", which lets only "
-        "Emergency changes through until Mon 30 Nov 2026 08:00: move its Planned Start to "
-        "Mon 30 Nov 2026 08:00 or later.")
+        "Emergency changes through until Mon 30 Nov 2026 08:00 (Europe/London): move its "
+        "Planned Start to that time or later.")
 
 
 # The policy checks RRULE syntax without dateutil (rules/ is pure); the shell builds the rule

@@ -98,15 +98,15 @@ ALICE = "@712020:alice"
 HARD_COMMENT = (
     "Approval withdrawn: a change freeze now covers this change's window\n"
     f"{ALICE}, CHG-7's planned window overlaps the hard freeze CHG-50 \"Quarter close\", which "
-    "lets only Emergency changes through until Wed 2 Dec 2026 08:00: move its Planned Start to "
-    "Wed 2 Dec 2026 08:00 or later. changeguard moved it back to Awaiting Approval; the "
+    "lets only Emergency changes through until Wed 2 Dec 2026 08:00 (Europe/London): move its "
+    "Planned Start to that time or later. changeguard moved it back to Awaiting Approval; the "
     "approvals it had are kept on the change.\n"
     "Next: moving Planned Start to that time changes what was approved, so the change then "
     "needs its approval again.")
 SOFT_COMMENT = (
     "Approval withdrawn: a change freeze now covers this change's window\n"
     f"{ALICE}, CHG-7's planned window overlaps the soft freeze CHG-50 \"Quarter close\" until "
-    "Wed 2 Dec 2026 08:00: move its Planned Start to Wed 2 Dec 2026 08:00 or later, or ask "
+    "Wed 2 Dec 2026 08:00 (Europe/London): move its Planned Start to that time or later, or ask "
     "someone in head-of-engineering for a freeze exception. changeguard moved it back to "
     "Awaiting Approval; the approvals it had are kept on the change.\n"
     "Next: someone in head-of-engineering gives the freeze exception by moving this change to "

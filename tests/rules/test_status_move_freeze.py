@@ -59,7 +59,7 @@ def view(cr, *freezes):
 
 def blocked(freeze, template, freezes=None, **extra):
     until = {HARD: "Tue 1 Dec 2026 12:00", SOFT: "Tue 1 Dec 2026 10:30",
-             EARLY_HARD: "Tue 1 Dec 2026 10:30"}[freeze]  # in the CAB's zone (UTC)
+             EARLY_HARD: "Tue 1 Dec 2026 10:30"}[freeze] + " (Europe/London)"  # the CAB's zone
     return FreezeVerdict(FreezeDecision.BLOCKED, tuple(freezes or (freeze,)), freeze,
                          template.format(key="CHG-7", freeze=freeze.title, until=until,
                                          group=HOE_GROUP, **extra))
