@@ -6,8 +6,7 @@ import logging
 from typing import Any
 
 from rules.approvals import ApprovalState
-from rules.change_request import fields_to_fetch, parse_change_request
-from rules.issue_record import PROPERTY_KEY, AuditEntry, parse_record
+from rules.issue_record import AuditEntry
 from rules.material_edit import EditVerdict, judge_edit
 from rules.move_comments import comment_for_withdrawal
 from rules.plan import AddComment, Plan, Revert, WriteRecord
@@ -15,7 +14,7 @@ from worker import runtime as runtime_module
 from worker.metrics import count
 from worker.runtime import Runtime
 
-from .issue_session import find_transition, iso_from_ms, issue_session
+from .issue_session import find_transition, iso_from_ms, issue_session, read_change
 
 logger = logging.getLogger(__name__)
 
@@ -38,10 +37,7 @@ def enforce_edit(
     with issue_session(rt, issue_key) as session:
         plan = session.stored_plan(plan_id)
         if plan is None:
-            issue = rt.jira.get_issue(issue_key, fields=fields_to_fetch(rt.site),
-                                      properties=[PROPERTY_KEY], expand=["transitions"])
-            change = parse_change_request(issue, rt.site)
-            record = parse_record((issue.get("properties") or {}).get(PROPERTY_KEY))
+            issue, change, record = read_change(rt, issue_key)
             decision = judge_edit(change, record.approvals, rt.site)
             logger.info("edit judged", extra={**context, "verdict": decision.verdict.value,
                                              "changed": [c.field.value for c in decision.changes]})

@@ -9,7 +9,7 @@ from typing import Any
 from rules.approvals import has_freeze_exception
 from rules.change_request import SnapshotError, fields_to_fetch, parse_change_request
 from rules.freeze import (Freeze, freeze_fields_to_fetch, freeze_from_issue, freeze_from_json,
-                          parse_freeze_issue)
+                          overlapping, parse_freeze_issue)
 from rules.freeze_declaration import (Action, ApprovedChange, DeclarationFacts, FreezeRecord,
                                       caught_changes, declaration_plan, judge_declaration,
                                       parse_freeze_record)
@@ -25,7 +25,8 @@ from worker.runtime import Runtime
 
 from .approver_groups import groups_of
 from .freezes import forget_declared_freezes
-from .issue_session import MARKER_TTL_SECONDS, find_transition, iso_from_ms, issue_session
+from .issue_session import (MARKER_TTL_SECONDS, find_transition, iso_from_ms, issue_session,
+                            read_change)
 from .periodic import cab_calendar
 from .waiting_deployments import has_waiting
 
@@ -129,7 +130,7 @@ def _approved_changes(rt: Runtime, freeze: Freeze | None):
             logger.warning("change unreadable", extra={"error": str(exc)})
             continue
         window = planned_window(change)
-        if window is None or not (freeze.start < window[1] and window[0] < freeze.end):
+        if window is None or not overlapping(*window, (freeze,)):
             continue
         record = parse_record(rt.jira.get_issue_property(change.key, PROPERTY_KEY))
         yield ApprovedChange(
@@ -176,10 +177,7 @@ def withdraw_for_freeze(issue_key: str, freeze: dict[str, str], check: int,
     with issue_session(rt, issue_key) as session:
         plan = session.stored_plan(plan_id)
         if plan is None:
-            issue = rt.jira.get_issue(issue_key, fields=fields_to_fetch(rt.site),
-                                      properties=[PROPERTY_KEY], expand=["transitions"])
-            change = parse_change_request(issue, rt.site)
-            record = parse_record((issue.get("properties") or {}).get(PROPERTY_KEY))
+            issue, change, record = read_change(rt, issue_key)
             withdrawal = judge_withdrawal(change, record, held, check, policy=rt.policy,
                                           site=rt.site, calendar=cab_calendar(rt.policy))
             if withdrawal.outcome is not Outcome.WITHDRAW:

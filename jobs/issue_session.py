@@ -12,7 +12,8 @@ from typing import Any
 from redis.lock import Lock
 from rq import Queue
 
-from rules.issue_record import PROPERTY_KEY
+from rules.change_request import ChangeRequest, fields_to_fetch, parse_change_request
+from rules.issue_record import PROPERTY_KEY, IssueRecord, parse_record
 from rules.plan import (AddComment, AddLabel, FollowUp, Plan, Revert, SlackAlert, Step,
                         UnreadablePlan, WriteRecord, plan_from_json)
 from worker.jira_client import JiraRejected
@@ -34,6 +35,16 @@ _STEP_EVENTS = {Revert: "transition reverted", AddLabel: "label added",
 def iso_from_ms(timestamp_ms: int) -> str:
     """Return a webhook timestamp (epoch ms) as an ISO 8601 UTC string."""
     return datetime.fromtimestamp(timestamp_ms / 1000, timezone.utc).isoformat(timespec="seconds")
+
+
+
+def read_change(rt: Runtime, issue_key: str) -> tuple[dict[str, Any], ChangeRequest, IssueRecord]:
+    """Read a change with our record and the transitions out of its status (one GET); return
+    the issue as read, the change and the record."""
+    issue = rt.jira.get_issue(issue_key, fields=fields_to_fetch(rt.site),
+                              properties=[PROPERTY_KEY], expand=["transitions"])
+    record = parse_record((issue.get("properties") or {}).get(PROPERTY_KEY))
+    return issue, parse_change_request(issue, rt.site), record
 
 
 class IssueSession:

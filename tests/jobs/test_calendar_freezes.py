@@ -14,20 +14,12 @@ from worker.policy_file import load_policy
 from worker.site_resolver import resolve_site
 
 from ..builders import example_freezes_policy_path
+from ..rules.test_change_calendar_freezes import (HARD_ALLOWS, SOFT_ALLOWS, WEEKEND_REASON,
+                                                  YEAR_END_REASON, utc)
 from ..webhooks.test_calendar_feed import settings_for
 
 NOW = datetime(2026, 10, 1, 9, 30, tzinfo=timezone.utc)
 HOST = "127.0.0.1"
-HARD_ALLOWS = "A hard freeze: only Emergency changes may go ahead."
-SOFT_ALLOWS = ("A soft freeze: Emergency changes may go ahead, and Normal or Standard changes "
-               "with a freeze exception from head-of-engineering.")
-WEEKEND_REASON = "Fewer people are at work to watch a change and roll it back over the weekend."
-YEAR_END_REASON = ("Holidays: most of the company is away and year-end trading must not be "
-                   "disturbed.")
-
-
-def utc(*parts: int) -> datetime:
-    return datetime(*parts, tzinfo=timezone.utc)
 
 
 def feed(jira, settings, conn: redis.Redis) -> bytes:

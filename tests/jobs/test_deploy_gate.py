@@ -327,6 +327,15 @@ def test_a_declared_standard_template_makes_the_change_the_deployment_carries_ou
         assert got["change"] is None and reason in got["reason"]
 
 
+def held_gitlab_request(held, key: str) -> DeployRequest:
+    """Return the question about a deployment GitLab holds in project 7, for change ``key``."""
+    return DeployRequest(
+        vendor=Vendor.GITLAB, deployment_id=f"gitlab:7:job:{held.job_id}",
+        run_id=f"gitlab:7:job:{held.job_id}", environment=ENV, explicit_key=key,
+        reply=(("deployment_id", str(held.id)), ("job_id", str(held.job_id)),
+               ("project_id", "7")))
+
+
 def test_a_gitlab_deployment_decided_meanwhile_is_not_answered_twice(jira, runtime,
                                                                      gitlab_sandbox,
                                                                      gitlab_project):
@@ -336,11 +345,7 @@ def test_a_gitlab_deployment_decided_meanwhile_is_not_answered_twice(jira, runti
         gitlab_sandbox.url, gitlab_sandbox.bot.token, backoff_base=0.01))
     key = change(jira, "Approved")
     held = gitlab_sandbox.add_deployment(gitlab_project, "production")
-    request = DeployRequest(
-        vendor=Vendor.GITLAB, deployment_id=f"gitlab:7:job:{held.job_id}",
-        run_id=f"gitlab:7:job:{held.job_id}", environment=ENV, explicit_key=key,
-        reply=(("deployment_id", str(held.id)), ("job_id", str(held.job_id)),
-               ("project_id", "7")))
+    request = held_gitlab_request(held, key)
     assert judge_deployment(request.to_json(), runtime=rt)["decision"] == "allow"
     assert judge_deployment(request.to_json(), runtime=rt)["decision"] == "allow"
     assert [a.status for a in gitlab_sandbox.approvals] == ["approved"]

@@ -14,11 +14,10 @@ from jobs.periodic import cab_calendar
 from jobs.reconcile import sweep
 from jobs.waiting_deployments import changes_with_waiting, waiting_for
 from rules.cab_schedule import when
-from rules.deployment import DeployRequest, Vendor
 from worker.gitlab_client import GitLabClient
 
 from ..builders import COMPLETE, example_freezes_policy_path
-from .test_deploy_gate import ENV, answer, generic
+from .test_deploy_gate import answer, generic, held_gitlab_request
 
 LONDON = ZoneInfo("Europe/London")
 FMT = "%Y-%m-%dT%H:%M:%S.000+0000"
@@ -99,11 +98,7 @@ def test_a_deployment_waiting_for_a_freeze_is_let_through_by_the_sweep_after_it_
     freeze = jira.create_freeze("dana", "Short hold", now - timedelta(hours=2), freeze_end,
                                 kind="Hard")
     held = gitlab_sandbox.add_deployment(gitlab_project, "production")
-    request = DeployRequest(
-        vendor=Vendor.GITLAB, deployment_id=f"gitlab:7:job:{held.job_id}",
-        run_id=f"gitlab:7:job:{held.job_id}", environment=ENV, explicit_key=key,
-        reply=(("deployment_id", str(held.id)), ("job_id", str(held.job_id)),
-               ("project_id", "7")))
+    request = held_gitlab_request(held, key)
     first = judge_deployment(request.to_json(), runtime=rt)
     calendar = cab_calendar(rt.policy)
     assert first["decision"] == "wait"
